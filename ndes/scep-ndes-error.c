@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "scep-ndes-error.h"
+
+G_DEFINE_QUARK(scep-ndes-error-quark, scep_ndes_error)
