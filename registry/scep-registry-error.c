@@ -2,4 +2,4 @@
 
 #include "scep-registry-error.h"
 
-G_DEFINE_QUARK(scep-registry-error-quark, scep_registry_error)
+G_DEFINE_QUARK(scep - registry - error - quark, scep_registry_error)

@@ -1,11 +1,12 @@
 #include "config.h"
 
+#include "scep-registry-schema.h"
+
 #include <gio/gio.h>
 #include <string.h>
 
 #include "scep-registry-error.h"
 #include "scep-registry-resources.h"
-#include "scep-registry-schema.h"
 
 #define SCEP_REGISTRY_SCHEMA_RESOURCE "/org/scepagent/registry/scep-registry.schema"
 
@@ -18,18 +19,12 @@ static ScepRegistrySchema *scep_registry_schema = NULL;
 static GError *scep_registry_schema_error = NULL;
 
 static const gchar *scep_registry_format_names[] = {
-	[SCEP_KEY_FORMAT_TEXT] = "text",
-	[SCEP_KEY_FORMAT_URL] = "url",
-	[SCEP_KEY_FORMAT_PROXY] = "proxy",
-	[SCEP_KEY_FORMAT_FINGERPRINT] = "fingerprint",
-	[SCEP_KEY_FORMAT_PATH] = "path",
-	[SCEP_KEY_FORMAT_COUNTRY] = "country",
-	[SCEP_KEY_FORMAT_SID] = "sid",
-	[SCEP_KEY_FORMAT_USER] = "user",
-	[SCEP_KEY_FORMAT_UNIT] = "unit",
-	[SCEP_KEY_FORMAT_KEY_USAGE] = "key-usage",
-	[SCEP_KEY_FORMAT_EKU] = "eku",
-	[SCEP_KEY_FORMAT_OID_OR_NAME] = "oid-or-name",
+	[SCEP_KEY_FORMAT_TEXT] = "text",       [SCEP_KEY_FORMAT_URL] = "url",
+	[SCEP_KEY_FORMAT_PROXY] = "proxy",     [SCEP_KEY_FORMAT_FINGERPRINT] = "fingerprint",
+	[SCEP_KEY_FORMAT_PATH] = "path",       [SCEP_KEY_FORMAT_COUNTRY] = "country",
+	[SCEP_KEY_FORMAT_SID] = "sid",         [SCEP_KEY_FORMAT_USER] = "user",
+	[SCEP_KEY_FORMAT_UNIT] = "unit",       [SCEP_KEY_FORMAT_KEY_USAGE] = "key-usage",
+	[SCEP_KEY_FORMAT_EKU] = "eku",         [SCEP_KEY_FORMAT_OID_OR_NAME] = "oid-or-name",
 	[SCEP_KEY_FORMAT_COMMAND] = "command",
 };
 
@@ -251,13 +246,13 @@ scep_registry_schema_load(GError **error)
 	g_autoptr(GBytes) data = NULL;
 	g_autoptr(GKeyFile) kf = g_key_file_new();
 	g_auto(GStrv) groups = NULL;
-	g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func((GDestroyNotify)scep_registry_key_free);
+	g_autoptr(GPtrArray) keys =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)scep_registry_key_free);
 	g_autoptr(GHashTable) by_name = g_hash_table_new(g_str_hash, g_str_equal);
 	ScepRegistrySchema *schema;
 
-	data = g_resources_lookup_data(SCEP_REGISTRY_SCHEMA_RESOURCE,
-				       G_RESOURCE_LOOKUP_FLAGS_NONE,
-				       error);
+	data = g_resources_lookup_data(
+	    SCEP_REGISTRY_SCHEMA_RESOURCE, G_RESOURCE_LOOKUP_FLAGS_NONE, error);
 	if (data == NULL)
 		return NULL;
 	if (!g_key_file_load_from_bytes(kf, data, G_KEY_FILE_NONE, error)) {
@@ -271,16 +266,18 @@ scep_registry_schema_load(GError **error)
 		if (index != NULL) {
 			g_autoptr(GArray) r = scep_registry_parse_ranges(index, error);
 			if (r == NULL || r->len != 2) {
-				g_prefix_error(error, "registry schema: %s: bad index: ", groups[i]);
+				g_prefix_error(
+				    error, "registry schema: %s: bad index: ", groups[i]);
 				return NULL;
 			}
 			first = g_array_index(r, gint64, 0);
 			last = g_array_index(r, gint64, 1);
 		}
 		for (gint64 n = first; n <= last; n++) {
-			g_autofree gchar *nstr = index != NULL ? g_strdup_printf("%" G_GINT64_FORMAT, n)
-							       : NULL;
-			ScepRegistryKey *key = scep_registry_schema_key_new(kf, groups[i], nstr, error);
+			g_autofree gchar *nstr =
+			    index != NULL ? g_strdup_printf("%" G_GINT64_FORMAT, n) : NULL;
+			ScepRegistryKey *key =
+			    scep_registry_schema_key_new(kf, groups[i], nstr, error);
 			if (key == NULL) {
 				g_prefix_error(error, "registry schema: ");
 				return NULL;

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "scep-registry-snapshot.h"
+
 #include <errno.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -7,7 +9,6 @@
 #include <string.h>
 
 #include "scep-registry-error.h"
-#include "scep-registry-snapshot.h"
 #include "scep-settings-private.h"
 
 /* longest accepted line; a longer one is an error, not a truncation */
@@ -20,10 +21,10 @@ typedef struct {
 
 typedef struct {
 	guint number;
-	gchar **values;		    /* n_keys, as written, NULL = unset */
+	gchar **values;              /* n_keys, as written, NULL = unset */
 	ScepRegistryOrigin *origins; /* n_keys */
-	ScepSettings *settings;	    /* nullable: NULL when invalid */
-	gchar *reason;		    /* nullable: the first error */
+	ScepSettings *settings;      /* nullable: NULL when invalid */
+	gchar *reason;               /* nullable: the first error */
 } ScepRegistryInstance;
 
 typedef struct {
@@ -35,10 +36,10 @@ typedef struct {
 struct _ScepRegistrySnapshot {
 	gint ref_count;
 	gchar *dir;
-	GPtrArray *files;	/* gchar*, paths read */
-	GHashTable *instances;	/* &number -> ScepRegistryInstance */
-	GPtrArray *foreign;	/* ScepRegistryForeign: keys the schema does not know */
-	GPtrArray *problems;	/* ScepRegistryProblem */
+	GPtrArray *files;      /* gchar*, paths read */
+	GHashTable *instances; /* &number -> ScepRegistryInstance */
+	GPtrArray *foreign;    /* ScepRegistryForeign: keys the schema does not know */
+	GPtrArray *problems;   /* ScepRegistryProblem */
 	guint n_keys;
 };
 
@@ -346,13 +347,14 @@ scep_registry_snapshot_parse_line(ScepRegistrySnapshot *self,
 	full_key = g_strstrip(line);
 	if (full_key[0] == '\0' || strpbrk(full_key, " \t") != NULL ||
 	    !g_utf8_validate(full_key, -1, NULL)) {
-		scep_registry_snapshot_add_line_problem(self,
-							SCEP_REGISTRY_PROBLEM_ERROR,
-							path,
-							lineno,
-							NULL,
-							-1,
-							"bad key: empty, with white space or not UTF-8");
+		scep_registry_snapshot_add_line_problem(
+		    self,
+		    SCEP_REGISTRY_PROBLEM_ERROR,
+		    path,
+		    lineno,
+		    NULL,
+		    -1,
+		    "bad key: empty, with white space or not UTF-8");
 		return;
 	}
 	if (!scep_registry_parse_key(full_key, &number, &name)) {
@@ -360,13 +362,8 @@ scep_registry_snapshot_parse_line(ScepRegistrySnapshot *self,
 		    g_strdup_printf("not a scep-agent key, ignored (keys look like %sN.NAME "
 				    "with N a number without leading zeros)",
 				    SCEP_REGISTRY_KEY_PREFIX);
-		scep_registry_snapshot_add_line_problem(self,
-							SCEP_REGISTRY_PROBLEM_WARNING,
-							path,
-							lineno,
-							full_key,
-							-1,
-							msg);
+		scep_registry_snapshot_add_line_problem(
+		    self, SCEP_REGISTRY_PROBLEM_WARNING, path, lineno, full_key, -1, msg);
 		return;
 	}
 	key = scep_registry_schema_lookup(name);
@@ -378,13 +375,8 @@ scep_registry_snapshot_parse_line(ScepRegistrySnapshot *self,
 			? g_strdup_printf("unknown key, ignored; did you mean %s?", suggestion)
 			: g_strdup("unknown key, ignored");
 		ScepRegistryForeign *f = g_new0(ScepRegistryForeign, 1);
-		scep_registry_snapshot_add_line_problem(self,
-							SCEP_REGISTRY_PROBLEM_WARNING,
-							path,
-							lineno,
-							full_key,
-							(gint)number,
-							msg);
+		scep_registry_snapshot_add_line_problem(
+		    self, SCEP_REGISTRY_PROBLEM_WARNING, path, lineno, full_key, (gint)number, msg);
 		f->key = g_strdup(full_key);
 		f->value = value != NULL ? g_steal_pointer(&value) : g_strdup("");
 		f->origin.file = file_index;
@@ -465,13 +457,14 @@ scep_registry_snapshot_parse_file(ScepRegistrySnapshot *self, const gchar *path,
 			continue;
 		}
 		if (strlen(line) != (gsize)len - (gsize)(line - buf)) {
-			scep_registry_snapshot_add_line_problem(self,
-								SCEP_REGISTRY_PROBLEM_ERROR,
-								path,
-								lineno,
-								NULL,
-								-1,
-								"line contains a NUL byte, ignored");
+			scep_registry_snapshot_add_line_problem(
+			    self,
+			    SCEP_REGISTRY_PROBLEM_ERROR,
+			    path,
+			    lineno,
+			    NULL,
+			    -1,
+			    "line contains a NUL byte, ignored");
 			continue;
 		}
 		if (!g_utf8_validate(line, -1, NULL)) {
@@ -615,8 +608,8 @@ scep_registry_uint_compare(gconstpointer a, gconstpointer b)
 GArray *
 scep_registry_snapshot_get_instances(ScepRegistrySnapshot *self)
 {
-	GArray *numbers = g_array_sized_new(FALSE, FALSE, sizeof(guint),
-					    g_hash_table_size(self->instances));
+	GArray *numbers =
+	    g_array_sized_new(FALSE, FALSE, sizeof(guint), g_hash_table_size(self->instances));
 	GHashTableIter iter;
 	gpointer key;
 	g_hash_table_iter_init(&iter, self->instances);
@@ -638,11 +631,8 @@ scep_registry_snapshot_has_instance(ScepRegistrySnapshot *self, guint instance)
  * Returns: (nullable): the value as written (escapes resolved), or %NULL when unset
  */
 const gchar *
-scep_registry_snapshot_get_raw(ScepRegistrySnapshot *self,
-			       guint instance,
-			       guint key_index,
-			       const gchar **file,
-			       guint *line)
+scep_registry_snapshot_get_raw(
+    ScepRegistrySnapshot *self, guint instance, guint key_index, const gchar **file, guint *line)
 {
 	ScepRegistryInstance *inst = g_hash_table_lookup(self->instances, &instance);
 	if (inst == NULL || key_index >= self->n_keys || inst->values[key_index] == NULL)
@@ -747,7 +737,8 @@ scep_registry_snapshot_get_invalid_reason(ScepRegistrySnapshot *self, guint inst
 GPtrArray *
 scep_registry_snapshot_list(ScepRegistrySnapshot *self, const gchar *prefix)
 {
-	GPtrArray *entries = g_ptr_array_new_with_free_func((GDestroyNotify)scep_registry_entry_free);
+	GPtrArray *entries =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)scep_registry_entry_free);
 	g_autoptr(GArray) numbers = scep_registry_snapshot_get_instances(self);
 	for (guint i = 0; i < numbers->len; i++) {
 		guint number = g_array_index(numbers, guint, i);

@@ -9,21 +9,12 @@
 /* validation and normalisation of one value against its schema entry */
 
 static const gchar *scep_registry_key_usages[] = {
-	"digitalSignature",
-	"nonRepudiation",
-	"keyEncipherment",
-	"dataEncipherment",
-	"keyAgreement",
-	NULL,
+	"digitalSignature", "nonRepudiation", "keyEncipherment",
+	"dataEncipherment", "keyAgreement",   NULL,
 };
 
 static const gchar *scep_registry_ekus[] = {
-	"clientAuth",
-	"serverAuth",
-	"emailProtection",
-	"codeSigning",
-	"ipsecIKE",
-	NULL,
+	"clientAuth", "serverAuth", "emailProtection", "codeSigning", "ipsecIKE", NULL,
 };
 
 static gboolean
@@ -181,18 +172,17 @@ scep_registry_value_normalize_string(const ScepRegistryKey *key, const gchar *va
 	case SCEP_KEY_FORMAT_UNIT: {
 		const gchar *dot = strrchr(value, '.');
 		if (dot == NULL || dot == value || dot[1] == '\0' ||
-		    strspn(value,
-			   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:_.\\@-") !=
+		    strspn(
+			value,
+			"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:_.\\@-") !=
 			strlen(value))
 			break;
 		return g_strdup(value);
 	}
 	case SCEP_KEY_FORMAT_KEY_USAGE: {
 		g_autoptr(GError) error_local = NULL;
-		gchar *list = scep_registry_value_normalize_list(value,
-								 scep_registry_key_usages,
-								 FALSE,
-								 &error_local);
+		gchar *list = scep_registry_value_normalize_list(
+		    value, scep_registry_key_usages, FALSE, &error_local);
 		if (list == NULL) {
 			g_set_error(error,
 				    SCEP_REGISTRY_ERROR,
@@ -206,8 +196,8 @@ scep_registry_value_normalize_string(const ScepRegistryKey *key, const gchar *va
 	}
 	case SCEP_KEY_FORMAT_EKU: {
 		g_autoptr(GError) error_local = NULL;
-		gchar *list =
-		    scep_registry_value_normalize_list(value, scep_registry_ekus, TRUE, &error_local);
+		gchar *list = scep_registry_value_normalize_list(
+		    value, scep_registry_ekus, TRUE, &error_local);
 		if (list == NULL) {
 			g_set_error(error,
 				    SCEP_REGISTRY_ERROR,
@@ -425,12 +415,14 @@ scep_registry_key_describe_expected(const ScepRegistryKey *key)
 			break;
 		case SCEP_KEY_FORMAT_KEY_USAGE:
 			g_string_append(str, "a comma-separated list of ");
-			g_string_append(str, "digitalSignature, nonRepudiation, keyEncipherment, "
-					     "dataEncipherment, keyAgreement");
+			g_string_append(str,
+					"digitalSignature, nonRepudiation, keyEncipherment, "
+					"dataEncipherment, keyAgreement");
 			break;
 		case SCEP_KEY_FORMAT_EKU:
-			g_string_append(str, "a comma-separated list of clientAuth, serverAuth, "
-					     "emailProtection, codeSigning, ipsecIKE or dotted OIDs");
+			g_string_append(str,
+					"a comma-separated list of clientAuth, serverAuth, "
+					"emailProtection, codeSigning, ipsecIKE or dotted OIDs");
 			break;
 		case SCEP_KEY_FORMAT_OID_OR_NAME:
 			g_string_append(str, "a template name or a dotted OID, at most 255 bytes");

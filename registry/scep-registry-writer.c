@@ -161,11 +161,8 @@ scep_registry_line_key(const gchar *line)
  * @value is %NULL. Every other line stays byte for byte as it was.
  */
 gboolean
-scep_registry_file_replace_key(const gchar *path,
-			       const gchar *full_key,
-			       const gchar *value,
-			       gboolean *found,
-			       GError **error)
+scep_registry_file_replace_key(
+    const gchar *path, const gchar *full_key, const gchar *value, gboolean *found, GError **error)
 {
 	g_autofree gchar *contents = NULL;
 	g_autoptr(GError) error_local = NULL;

@@ -1,15 +1,15 @@
 #include "config.h"
 
-#include <string.h>
-
 #include "scep-registry.h"
+
+#include <string.h>
 
 struct _ScepRegistry {
 	GObject parent_instance;
-	gchar *dir;			/* owned */
+	gchar *dir;                     /* owned */
 	ScepRegistrySnapshot *snapshot; /* owned, nullable before the first load */
-	GFileMonitor *dir_monitor;	/* owned, nullable */
-	GFileMonitor *dropin_monitor;	/* owned, nullable */
+	GFileMonitor *dir_monitor;      /* owned, nullable */
+	GFileMonitor *dropin_monitor;   /* owned, nullable */
 	guint debounce_ms;
 	guint debounce_id;
 };
@@ -60,7 +60,8 @@ scep_registry_change_kind_to_string(ScepRegistryChangeKind kind)
 GPtrArray *
 scep_registry_diff(ScepRegistrySnapshot *old_snapshot, ScepRegistrySnapshot *new_snapshot)
 {
-	GPtrArray *changes = g_ptr_array_new_with_free_func((GDestroyNotify)scep_registry_change_free);
+	GPtrArray *changes =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)scep_registry_change_free);
 	g_autoptr(GArray) numbers = scep_registry_snapshot_get_instances(new_snapshot);
 	guint n_keys = scep_registry_schema_get_n_keys();
 
@@ -76,29 +77,23 @@ scep_registry_diff(ScepRegistrySnapshot *old_snapshot, ScepRegistrySnapshot *new
 	}
 	for (guint i = 0; i < numbers->len; i++) {
 		guint n = g_array_index(numbers, guint, i);
-		gboolean in_old = old_snapshot != NULL &&
-				  scep_registry_snapshot_has_instance(old_snapshot, n);
+		gboolean in_old =
+		    old_snapshot != NULL && scep_registry_snapshot_has_instance(old_snapshot, n);
 		gboolean in_new = scep_registry_snapshot_has_instance(new_snapshot, n);
 		g_autoptr(ScepRegistryChange) change = g_new0(ScepRegistryChange, 1);
 		change->instance = n;
-		change->kind = !in_old	 ? SCEP_REGISTRY_CHANGE_ADDED
+		change->kind = !in_old   ? SCEP_REGISTRY_CHANGE_ADDED
 			       : !in_new ? SCEP_REGISTRY_CHANGE_REMOVED
 					 : SCEP_REGISTRY_CHANGE_CHANGED;
 		change->keys =
 		    g_ptr_array_new_with_free_func((GDestroyNotify)scep_registry_key_change_free);
 		for (guint k = 0; k < n_keys; k++) {
-			const gchar *a = in_old ? scep_registry_snapshot_get_raw(old_snapshot,
-										 n,
-										 k,
-										 NULL,
-										 NULL)
-						: NULL;
-			const gchar *b = in_new ? scep_registry_snapshot_get_raw(new_snapshot,
-										 n,
-										 k,
-										 NULL,
-										 NULL)
-						: NULL;
+			const gchar *a =
+			    in_old ? scep_registry_snapshot_get_raw(old_snapshot, n, k, NULL, NULL)
+				   : NULL;
+			const gchar *b =
+			    in_new ? scep_registry_snapshot_get_raw(new_snapshot, n, k, NULL, NULL)
+				   : NULL;
 			ScepRegistryKeyChange *kc;
 			if (g_strcmp0(a, b) == 0)
 				continue;
@@ -200,8 +195,7 @@ scep_registry_schedule_reload(ScepRegistry *self)
 	self->debounce_id = g_timeout_add(self->debounce_ms, scep_registry_debounce_cb, self);
 }
 
-static gboolean
-scep_registry_watch_dropins(ScepRegistry *self, GError **error);
+static gboolean scep_registry_watch_dropins(ScepRegistry *self, GError **error);
 
 static void
 scep_registry_dropin_changed_cb(GFileMonitor *monitor,
@@ -262,10 +256,8 @@ scep_registry_watch_dropins(ScepRegistry *self, GError **error)
 	    g_file_monitor_directory(file, G_FILE_MONITOR_WATCH_MOVES, NULL, error);
 	if (self->dropin_monitor == NULL)
 		return FALSE;
-	g_signal_connect(self->dropin_monitor,
-			 "changed",
-			 G_CALLBACK(scep_registry_dropin_changed_cb),
-			 self);
+	g_signal_connect(
+	    self->dropin_monitor, "changed", G_CALLBACK(scep_registry_dropin_changed_cb), self);
 	return TRUE;
 }
 
@@ -297,10 +289,8 @@ scep_registry_watch(ScepRegistry *self, GError **error)
 	self->dir_monitor = g_file_monitor_directory(dir, G_FILE_MONITOR_WATCH_MOVES, NULL, error);
 	if (self->dir_monitor == NULL)
 		return FALSE;
-	g_signal_connect(self->dir_monitor,
-			 "changed",
-			 G_CALLBACK(scep_registry_dir_changed_cb),
-			 self);
+	g_signal_connect(
+	    self->dir_monitor, "changed", G_CALLBACK(scep_registry_dir_changed_cb), self);
 	return scep_registry_watch_dropins(self, error);
 }
 

@@ -20,8 +20,8 @@ typedef enum {
 
 typedef struct {
 	const ScepRegistryKey *key; /* borrowed from the schema */
-	gchar *old_value;	    /* nullable: unset before */
-	gchar *new_value;	    /* nullable: unset now */
+	gchar *old_value;           /* nullable: unset before */
+	gchar *new_value;           /* nullable: unset now */
 } ScepRegistryKeyChange;
 
 /**
@@ -37,44 +37,30 @@ typedef struct {
 	GPtrArray *keys; /* of ScepRegistryKeyChange */
 } ScepRegistryChange;
 
-void
-scep_registry_change_free(ScepRegistryChange *change);
+void scep_registry_change_free(ScepRegistryChange *change);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ScepRegistryChange, scep_registry_change_free)
 
-const gchar *
-scep_registry_change_kind_to_string(ScepRegistryChangeKind kind);
+const gchar *scep_registry_change_kind_to_string(ScepRegistryChangeKind kind);
 
-GPtrArray *
-scep_registry_diff(ScepRegistrySnapshot *old_snapshot, ScepRegistrySnapshot *new_snapshot);
+GPtrArray *scep_registry_diff(ScepRegistrySnapshot *old_snapshot,
+			      ScepRegistrySnapshot *new_snapshot);
 
-ScepRegistry *
-scep_registry_new(const gchar *dir);
-const gchar *
-scep_registry_get_dir(ScepRegistry *self);
-gboolean
-scep_registry_load(ScepRegistry *self, GError **error);
-ScepRegistrySnapshot *
-scep_registry_get_snapshot(ScepRegistry *self);
-void
-scep_registry_set_debounce(ScepRegistry *self, guint msec);
-gboolean
-scep_registry_watch(ScepRegistry *self, GError **error);
+ScepRegistry *scep_registry_new(const gchar *dir);
+const gchar *scep_registry_get_dir(ScepRegistry *self);
+gboolean scep_registry_load(ScepRegistry *self, GError **error);
+ScepRegistrySnapshot *scep_registry_get_snapshot(ScepRegistry *self);
+void scep_registry_set_debounce(ScepRegistry *self, guint msec);
+gboolean scep_registry_watch(ScepRegistry *self, GError **error);
 
-gboolean
-scep_registry_set_value(ScepRegistry *self,
-			const gchar *full_key,
-			const gchar *value,
-			GError **error);
-gboolean
-scep_registry_unset_value(ScepRegistry *self, const gchar *full_key, GError **error);
+gboolean scep_registry_set_value(ScepRegistry *self,
+				 const gchar *full_key,
+				 const gchar *value,
+				 GError **error);
+gboolean scep_registry_unset_value(ScepRegistry *self, const gchar *full_key, GError **error);
 
 /* writing one file; exposed for tests */
-gboolean
-scep_registry_file_replace_key(const gchar *path,
-			       const gchar *full_key,
-			       const gchar *value,
-			       gboolean *found,
-			       GError **error);
+gboolean scep_registry_file_replace_key(
+    const gchar *path, const gchar *full_key, const gchar *value, gboolean *found, GError **error);
 gboolean
 scep_registry_write_atomic(const gchar *path, const gchar *contents, gsize len, GError **error);
 

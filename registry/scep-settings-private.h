@@ -4,7 +4,6 @@
 
 G_BEGIN_DECLS
 
-ScepSettings *
-scep_settings_new_from_snapshot(ScepRegistrySnapshot *snapshot, guint instance);
+ScepSettings *scep_settings_new_from_snapshot(ScepRegistrySnapshot *snapshot, guint instance);
 
 G_END_DECLS

@@ -208,9 +208,9 @@ scep_settings_check_instance(ScepSettings *self, ScepRegistrySnapshot *snapshot)
 		    self->subjectaltname_type);
 	}
 	if (self->cafingerprint[0] != '\0') {
-		gsize want = g_strcmp0(self->cafingerprint_hash, "md5") == 0	  ? 32
+		gsize want = g_strcmp0(self->cafingerprint_hash, "md5") == 0    ? 32
 			     : g_strcmp0(self->cafingerprint_hash, "sha1") == 0 ? 40
-										  : 64;
+										: 64;
 		if (strlen(self->cafingerprint) != want) {
 			scep_registry_snapshot_add_problem(
 			    snapshot,
@@ -223,11 +223,12 @@ scep_settings_check_instance(ScepSettings *self, ScepRegistrySnapshot *snapshot)
 			    want);
 		}
 	} else if (self->enabled) {
-		scep_registry_snapshot_add_problem(snapshot,
-						   SCEP_REGISTRY_PROBLEM_WARNING,
-						   n,
-						   scep_settings_key_index("cafingerprint"),
-						   "not set: the CA certificate will not be pinned");
+		scep_registry_snapshot_add_problem(
+		    snapshot,
+		    SCEP_REGISTRY_PROBLEM_WARNING,
+		    n,
+		    scep_settings_key_index("cafingerprint"),
+		    "not set: the CA certificate will not be pinned");
 	}
 	if (self->enabled &&
 	    g_strcmp0(self->use_ready_made_challenge_password_command, "NDES") == 0 &&
@@ -270,7 +271,8 @@ scep_settings_new_from_snapshot(ScepRegistrySnapshot *snapshot, guint instance)
 	for (guint i = 0; i < n_keys; i++) {
 		const ScepRegistryKey *key = scep_registry_schema_get_key(i);
 		const ScepSettingsField *f = scep_settings_find_field(key->name);
-		const gchar *raw = scep_registry_snapshot_get_raw(snapshot, instance, i, NULL, NULL);
+		const gchar *raw =
+		    scep_registry_snapshot_get_raw(snapshot, instance, i, NULL, NULL);
 		g_autofree gchar *normal = NULL;
 		if (f == NULL) {
 			g_critical("schema key %s has no settings field", key->name);

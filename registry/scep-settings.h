@@ -100,16 +100,12 @@ struct _ScepSettings {
 	gint64 post_install_timeout;
 };
 
-void
-scep_settings_free(ScepSettings *self);
+void scep_settings_free(ScepSettings *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ScepSettings, scep_settings_free)
 
-ScepRenewalMethod
-scep_settings_get_renewal_method(const ScepSettings *self);
-ScepSanType
-scep_settings_san_type_from_string(const gchar *literal);
-gboolean
-scep_settings_has_auto_subject(const ScepSettings *self);
+ScepRenewalMethod scep_settings_get_renewal_method(const ScepSettings *self);
+ScepSanType scep_settings_san_type_from_string(const gchar *literal);
+gboolean scep_settings_has_auto_subject(const ScepSettings *self);
 
 /* for tests: the table of fields */
 typedef struct {
@@ -118,7 +114,6 @@ typedef struct {
 	gsize offset;
 } ScepSettingsField;
 
-const ScepSettingsField *
-scep_settings_get_fields(guint *n_fields);
+const ScepSettingsField *scep_settings_get_fields(guint *n_fields);
 
 G_END_DECLS
