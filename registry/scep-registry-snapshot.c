@@ -21,7 +21,7 @@ typedef struct {
 
 typedef struct {
 	guint number;
-	gchar **values;              /* n_keys, as written, NULL = unset */
+	const gchar **values;        /* n_keys, in strings or the schema; NULL = unset */
 	ScepRegistryOrigin *origins; /* n_keys */
 	ScepSettings *settings;      /* nullable: NULL when invalid */
 	gchar *reason;               /* nullable: the first error */
@@ -40,6 +40,7 @@ struct _ScepRegistrySnapshot {
 	GHashTable *instances; /* &number -> ScepRegistryInstance */
 	GPtrArray *foreign;    /* ScepRegistryForeign: keys the schema does not know */
 	GPtrArray *problems;   /* ScepRegistryProblem */
+	GStringChunk *strings; /* every value, deduplicated */
 	guint n_keys;
 };
 
@@ -118,8 +119,11 @@ scep_registry_snapshot_unref(ScepRegistrySnapshot *self)
 	g_hash_table_iter_init(&iter, self->instances);
 	while (g_hash_table_iter_next(&iter, NULL, &value)) {
 		ScepRegistryInstance *inst = value;
-		for (guint i = 0; i < self->n_keys; i++)
-			g_free(inst->values[i]);
+		/* secrets are wiped, not just released */
+		for (guint i = 0; i < self->n_keys; i++) {
+			if (inst->values[i] != NULL && scep_registry_schema_get_key(i)->secret)
+				memset((gchar *)inst->values[i], 0, strlen(inst->values[i]));
+		}
 		g_free(inst->values);
 		scep_registry_instance_free(inst);
 	}
@@ -127,6 +131,7 @@ scep_registry_snapshot_unref(ScepRegistrySnapshot *self)
 	g_ptr_array_unref(self->files);
 	g_ptr_array_unref(self->foreign);
 	g_ptr_array_unref(self->problems);
+	g_string_chunk_free(self->strings);
 	g_free(self->dir);
 	g_free(self);
 }
@@ -307,7 +312,7 @@ scep_registry_snapshot_ensure_instance(ScepRegistrySnapshot *self, guint number)
 		return inst;
 	inst = g_new0(ScepRegistryInstance, 1);
 	inst->number = number;
-	inst->values = g_new0(gchar *, self->n_keys + 1);
+	inst->values = g_new0(const gchar *, self->n_keys);
 	inst->origins = g_new0(ScepRegistryOrigin, self->n_keys);
 	g_hash_table_insert(self->instances, &inst->number, inst);
 	return inst;
@@ -411,9 +416,8 @@ scep_registry_snapshot_parse_line(ScepRegistrySnapshot *self,
 								(gint)number,
 								msg);
 		}
-		g_free(inst->values[key->index]);
 	}
-	inst->values[key->index] = g_steal_pointer(&value);
+	inst->values[key->index] = g_string_chunk_insert_const(self->strings, value);
 	inst->origins[key->index].file = file_index;
 	inst->origins[key->index].line = lineno;
 }
@@ -561,6 +565,7 @@ scep_registry_snapshot_load(const gchar *dir, GError **error)
 	self->instances = g_hash_table_new(g_int_hash, g_int_equal);
 	self->foreign = g_ptr_array_new_with_free_func((GDestroyNotify)scep_registry_foreign_free);
 	self->problems = g_ptr_array_new_with_free_func((GDestroyNotify)scep_registry_problem_free);
+	self->strings = g_string_chunk_new(64 * 1024);
 
 	base = g_build_filename(dir, "registry", NULL);
 	if (!scep_registry_snapshot_parse_file(self, base, error))
@@ -642,6 +647,28 @@ scep_registry_snapshot_get_raw(
 	if (line != NULL)
 		*line = inst->origins[key_index].line;
 	return inst->values[key_index];
+}
+
+/* while validating: keep the canonical form of a valid value instead of the raw one */
+void
+scep_registry_snapshot_set_normalized(ScepRegistrySnapshot *self,
+				      guint instance,
+				      guint key_index,
+				      const gchar *normal)
+{
+	ScepRegistryInstance *inst = g_hash_table_lookup(self->instances, &instance);
+	const ScepRegistryKey *key = scep_registry_schema_get_key(key_index);
+	if (inst == NULL || inst->values[key_index] == NULL ||
+	    g_strcmp0(inst->values[key_index], normal) == 0)
+		return;
+	/* enum literals live in the schema for the whole process */
+	for (guint i = 0; key->values != NULL && key->values[i] != NULL; i++) {
+		if (g_strcmp0(key->values[i], normal) == 0) {
+			inst->values[key_index] = key->values[i];
+			return;
+		}
+	}
+	inst->values[key_index] = g_string_chunk_insert_const(self->strings, normal);
 }
 
 /**

@@ -74,6 +74,10 @@ void scep_registry_snapshot_add_problem(ScepRegistrySnapshot *self,
 					const gchar *format,
 					...) G_GNUC_PRINTF(5, 6);
 
+void scep_registry_snapshot_set_normalized(ScepRegistrySnapshot *self,
+					   guint instance,
+					   guint key_index,
+					   const gchar *normal);
 gchar *scep_registry_unescape(const gchar *text, GError **error);
 gchar *scep_registry_escape(const gchar *value);
 gint scep_registry_uint_compare(gconstpointer a, gconstpointer b);

@@ -282,7 +282,7 @@ main(int argc, char **argv)
 		  0,
 		  G_OPTION_ARG_FILENAME,
 		  &registry_dir,
-		  N_("Registry directory (default " SCEP_DEFAULT_REGISTRY_DIR ")"),
+		  N_("Registry directory (default /etc/scep-agent)"),
 		  N_("DIR") },
 		{ NULL },
 	};

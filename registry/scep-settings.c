@@ -110,20 +110,23 @@ scep_settings_find_field(const gchar *key)
 void
 scep_settings_free(ScepSettings *self)
 {
-	for (guint i = 0; i < G_N_ELEMENTS(scep_settings_fields); i++) {
-		const ScepSettingsField *f = &scep_settings_fields[i];
-		gchar **member;
-		if (f->type != SCEP_KEY_TYPE_STRING && f->type != SCEP_KEY_TYPE_ENUM)
-			continue;
-		member = G_STRUCT_MEMBER_P(self, f->offset);
-		/* secrets are wiped, not just released */
-		if (g_str_has_prefix(f->key, "crypt_") || strstr(f->key, ".crypt_") != NULL) {
-			if (*member != NULL)
-				memset(*member, 0, strlen(*member));
-		}
-		g_free(*member);
-	}
+	/* the strings belong to the snapshot */
 	g_free(self);
+}
+
+/* the field of each schema key, by schema index, built once */
+static const ScepSettingsField **
+scep_settings_fields_by_key(void)
+{
+	static const ScepSettingsField **by_key = NULL;
+	if (g_once_init_enter(&by_key)) {
+		guint n_keys = scep_registry_schema_get_n_keys();
+		const ScepSettingsField **table = g_new0(const ScepSettingsField *, n_keys);
+		for (guint i = 0; i < n_keys; i++)
+			table[i] = scep_settings_find_field(scep_registry_schema_get_key(i)->name);
+		g_once_init_leave(&by_key, table);
+	}
+	return by_key;
 }
 
 ScepSanType
@@ -171,7 +174,7 @@ scep_settings_store(ScepSettings *self, const ScepSettingsField *f, const gchar 
 		return TRUE;
 	case SCEP_KEY_TYPE_ENUM:
 	case SCEP_KEY_TYPE_STRING:
-		*(gchar **)member = g_strdup(normal);
+		*(const gchar **)member = normal;
 		return TRUE;
 	default:
 		return FALSE;
@@ -266,35 +269,43 @@ scep_settings_new_from_snapshot(ScepRegistrySnapshot *snapshot, guint instance)
 	g_autoptr(ScepSettings) self = g_new0(ScepSettings, 1);
 	gboolean ok = TRUE;
 	guint n_keys = scep_registry_schema_get_n_keys();
+	const ScepSettingsField **fields = scep_settings_fields_by_key();
 
 	self->instance = instance;
 	for (guint i = 0; i < n_keys; i++) {
 		const ScepRegistryKey *key = scep_registry_schema_get_key(i);
-		const ScepSettingsField *f = scep_settings_find_field(key->name);
+		const ScepSettingsField *f = fields[i];
 		const gchar *raw =
 		    scep_registry_snapshot_get_raw(snapshot, instance, i, NULL, NULL);
 		g_autofree gchar *normal = NULL;
+		g_autoptr(GError) error_local = NULL;
 		if (f == NULL) {
 			g_critical("schema key %s has no settings field", key->name);
 			return NULL;
 		}
 		if (raw == NULL) {
-			normal = g_strdup(key->default_value);
-		} else {
-			g_autoptr(GError) error_local = NULL;
-			normal = scep_registry_key_normalize(key, raw, &error_local);
-			if (normal == NULL) {
-				scep_registry_snapshot_add_problem(snapshot,
-								   SCEP_REGISTRY_PROBLEM_ERROR,
-								   instance,
-								   i,
-								   "%s",
-								   error_local->message);
-				ok = FALSE;
-				normal = g_strdup(key->default_value);
-			}
+			scep_settings_store(self, f, key->default_value);
+			continue;
 		}
-		scep_settings_store(self, f, normal);
+		normal = scep_registry_key_normalize(key, raw, &error_local);
+		if (normal == NULL) {
+			scep_registry_snapshot_add_problem(snapshot,
+							   SCEP_REGISTRY_PROBLEM_ERROR,
+							   instance,
+							   i,
+							   "%s",
+							   error_local->message);
+			ok = FALSE;
+			continue;
+		}
+		if (raw[0] == '\0' && key->type != SCEP_KEY_TYPE_STRING) {
+			/* an empty value is the default; keep the raw empty value as written */
+			scep_settings_store(self, f, key->default_value);
+			continue;
+		}
+		scep_registry_snapshot_set_normalized(snapshot, instance, i, normal);
+		scep_settings_store(
+		    self, f, scep_registry_snapshot_get_raw(snapshot, instance, i, NULL, NULL));
 	}
 	if (ok)
 		scep_settings_check_instance(self, snapshot);

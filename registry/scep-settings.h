@@ -26,9 +26,9 @@ typedef enum {
 #define SCEP_SETTINGS_N_OTHER_SANS 4
 
 typedef struct {
-	gchar *value;
-	gchar *type; /* enum literal */
-	gchar *suffix;
+	const gchar *value;
+	const gchar *type; /* enum literal */
+	const gchar *suffix;
 } ScepSettingsSan;
 
 /**
@@ -37,66 +37,68 @@ typedef struct {
  * The validated, typed settings of one instance. Field names follow the
  * registry keys (dots become underscores); strings are never NULL (empty
  * when unset and without default); enums keep the schema's literal. The
- * table in scep-settings.c maps every schema key to its field, and a test
- * checks that both agree.
+ * strings belong to the snapshot the settings came from: keep a reference
+ * to the snapshot as long as the settings are used. The table in
+ * scep-settings.c maps every schema key to its field, and a test checks
+ * that both agree.
  */
 struct _ScepSettings {
 	guint instance;
 	gboolean enabled;
-	gchar *scepurl;
-	gchar *proxy;
-	gchar *https_cacert;
-	gchar *crypt_password; /* secret */
-	gchar *caident;
-	gchar *cafingerprint; /* lower-case hex, no separators */
-	gchar *cafingerprint_hash;
+	const gchar *scepurl;
+	const gchar *proxy;
+	const gchar *https_cacert;
+	const gchar *crypt_password; /* secret */
+	const gchar *caident;
+	const gchar *cafingerprint; /* lower-case hex, no separators */
+	const gchar *cafingerprint_hash;
 	gint64 keysize;
-	gchar *signalg;
-	gchar *encalg;
+	const gchar *signalg;
+	const gchar *encalg;
 	gboolean allow_legacy_algorithms;
 	gboolean sscep_send_content_type;
-	gchar *http_method;
+	const gchar *http_method;
 	gint64 connect_timeout;
 	gint64 request_timeout;
-	gchar *use_ready_made_challenge_password_command;
-	gchar *ndes_user;
-	gchar *ndes_crypt_password; /* secret */
-	gchar *ndes_auth;
-	gchar *ndes_cacert;
+	const gchar *use_ready_made_challenge_password_command;
+	const gchar *ndes_user;
+	const gchar *ndes_crypt_password; /* secret */
+	const gchar *ndes_auth;
+	const gchar *ndes_cacert;
 	gint64 ndes_debuglevel;
-	gchar *ndes_url;
-	gchar *ndes_krb5_keytab;
-	gchar *ndes_krb5_ccache;
+	const gchar *ndes_url;
+	const gchar *ndes_krb5_keytab;
+	const gchar *ndes_krb5_ccache;
 	gint64 renewal_period;
 	gint64 expiry_check_interval;
 	gint64 renewal_threshold_percent;
-	gchar *renewal_method;
-	gchar *renewal_message_type;
-	gchar *hostname_change_handling;
-	gchar *subjectaltname_type;
-	gchar *subjectaltname;
-	gchar *subjectaltname_suffix;
+	const gchar *renewal_method;
+	const gchar *renewal_message_type;
+	const gchar *hostname_change_handling;
+	const gchar *subjectaltname_type;
+	const gchar *subjectaltname;
+	const gchar *subjectaltname_suffix;
 	ScepSettingsSan other[SCEP_SETTINGS_N_OTHER_SANS];
-	gchar *organization;
-	gchar *organizationalunit;
-	gchar *locality;
-	gchar *state;
-	gchar *country;
-	gchar *multivalueseparator;
-	gchar *sid_san_uri;
-	gchar *certificate_template;
-	gchar *key_usage;
-	gchar *extended_key_usage;
+	const gchar *organization;
+	const gchar *organizationalunit;
+	const gchar *locality;
+	const gchar *state;
+	const gchar *country;
+	const gchar *multivalueseparator;
+	const gchar *sid_san_uri;
+	const gchar *certificate_template;
+	const gchar *key_usage;
+	const gchar *extended_key_usage;
 	gint64 poll_interval;
 	gint64 max_poll_time;
 	gint64 retry_interval;
 	gint64 ca_rollover_threshold_percent;
-	gchar *cert_file;
-	gchar *key_file;
-	gchar *chain_file;
-	gchar *post_install_command;
-	gchar *post_install_unit;
-	gchar *post_install_unit_action;
+	const gchar *cert_file;
+	const gchar *key_file;
+	const gchar *chain_file;
+	const gchar *post_install_command;
+	const gchar *post_install_unit;
+	const gchar *post_install_unit_action;
 	gint64 post_install_timeout;
 };
 
