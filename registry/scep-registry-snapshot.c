@@ -263,10 +263,20 @@ scep_registry_snapshot_add_problem(ScepRegistrySnapshot *self,
 	if (key_index != G_MAXUINT) {
 		const ScepRegistryKey *key = scep_registry_schema_get_key(key_index);
 		problem->key = scep_registry_make_key(instance, key->name);
-		if (inst != NULL && inst->values[key_index] != NULL) {
-			ScepRegistryOrigin *o = &inst->origins[key_index];
-			problem->file = g_strdup(g_ptr_array_index(self->files, o->file));
-			problem->line = o->line;
+		if (inst != NULL) {
+			/* a missing key has no line: point at the line that enabled the
+			 * instance, or at any line of it, so that the file is named */
+			guint at = key_index;
+			const ScepRegistryKey *enabled = scep_registry_schema_lookup("enabled");
+			if (inst->values[at] == NULL && enabled != NULL)
+				at = enabled->index;
+			for (guint k = 0; inst->values[at] == NULL && k < self->n_keys; k++)
+				at = k;
+			if (inst->values[at] != NULL) {
+				ScepRegistryOrigin *o = &inst->origins[at];
+				problem->file = g_strdup(g_ptr_array_index(self->files, o->file));
+				problem->line = o->line;
+			}
 		}
 	}
 	if (severity == SCEP_REGISTRY_PROBLEM_ERROR && inst != NULL && inst->reason == NULL) {
@@ -391,17 +401,15 @@ scep_registry_snapshot_parse_line(ScepRegistrySnapshot *self,
 	}
 	inst = scep_registry_snapshot_ensure_instance(self, number);
 	if (value == NULL) {
-		scep_registry_snapshot_add_line_problem(self,
-							SCEP_REGISTRY_PROBLEM_ERROR,
-							path,
-							lineno,
-							full_key,
-							(gint)number,
-							error_local->message);
+		/* the escape error quotes a character of the value: not for secrets */
+		const gchar *msg =
+		    key->secret ? "bad escape in a secret value" : error_local->message;
+		scep_registry_snapshot_add_line_problem(
+		    self, SCEP_REGISTRY_PROBLEM_ERROR, path, lineno, full_key, (gint)number, msg);
 		/* remember the line so that the instance is not silently valid */
 		value = g_strdup("");
 		if (inst->reason == NULL)
-			inst->reason = g_strdup_printf("%s: %s", name, error_local->message);
+			inst->reason = g_strdup_printf("%s: %s", name, msg);
 	}
 	if (inst->values[key->index] != NULL) {
 		ScepRegistryOrigin *o = &inst->origins[key->index];
@@ -420,6 +428,39 @@ scep_registry_snapshot_parse_line(ScepRegistrySnapshot *self,
 	inst->values[key->index] = g_string_chunk_insert_const(self->strings, value);
 	inst->origins[key->index].file = file_index;
 	inst->origins[key->index].line = lineno;
+}
+
+/* a line that cannot be read still names its instance when its key is readable:
+ * the instance must not silently fall back to a default */
+static void
+scep_registry_snapshot_add_dropped_line(ScepRegistrySnapshot *self,
+					const gchar *path,
+					guint lineno,
+					const gchar *line,
+					gsize len,
+					const gchar *message)
+{
+	const gchar *eq = memchr(line, '=', len);
+	g_autofree gchar *full_key = NULL;
+	const gchar *name = NULL;
+	guint number = 0;
+
+	if (eq != NULL) {
+		full_key = g_strstrip(g_strndup(line, eq - line));
+		if (!g_utf8_validate(full_key, -1, NULL) ||
+		    !scep_registry_parse_key(full_key, &number, &name) ||
+		    scep_registry_schema_lookup(name) == NULL)
+			g_clear_pointer(&full_key, g_free);
+	}
+	if (full_key != NULL)
+		scep_registry_snapshot_ensure_instance(self, number);
+	scep_registry_snapshot_add_line_problem(self,
+						SCEP_REGISTRY_PROBLEM_ERROR,
+						path,
+						lineno,
+						full_key,
+						full_key != NULL ? (gint)number : -1,
+						message);
 }
 
 static gboolean
@@ -451,33 +492,30 @@ scep_registry_snapshot_parse_file(ScepRegistrySnapshot *self, const gchar *path,
 		if (lineno == 1 && len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
 			line += 3;
 		if ((gsize)len > SCEP_REGISTRY_MAX_LINE) {
-			scep_registry_snapshot_add_line_problem(self,
-								SCEP_REGISTRY_PROBLEM_ERROR,
+			scep_registry_snapshot_add_dropped_line(self,
 								path,
 								lineno,
-								NULL,
-								-1,
+								line,
+								(gsize)len - (gsize)(line - buf),
 								"line longer than 64 KiB, ignored");
 			continue;
 		}
 		if (strlen(line) != (gsize)len - (gsize)(line - buf)) {
-			scep_registry_snapshot_add_line_problem(
+			scep_registry_snapshot_add_dropped_line(
 			    self,
-			    SCEP_REGISTRY_PROBLEM_ERROR,
 			    path,
 			    lineno,
-			    NULL,
-			    -1,
+			    line,
+			    (gsize)len - (gsize)(line - buf),
 			    "line contains a NUL byte, ignored");
 			continue;
 		}
 		if (!g_utf8_validate(line, -1, NULL)) {
-			scep_registry_snapshot_add_line_problem(self,
-								SCEP_REGISTRY_PROBLEM_ERROR,
+			scep_registry_snapshot_add_dropped_line(self,
 								path,
 								lineno,
-								NULL,
-								-1,
+								line,
+								(gsize)len - (gsize)(line - buf),
 								"line is not valid UTF-8, ignored");
 			continue;
 		}

@@ -170,6 +170,7 @@ scep_registry_file_replace_key(
 	g_autofree gchar *new_line = NULL;
 	g_auto(GStrv) lines = NULL;
 	gint last = -1;
+	gsize bom = 0;
 	guint n_lines;
 
 	if (!g_file_get_contents(path, &contents, NULL, &error_local)) {
@@ -187,7 +188,11 @@ scep_registry_file_replace_key(
 		g_autofree gchar *escaped = scep_registry_escape(value);
 		new_line = g_strdup_printf("%s=%s", full_key, escaped);
 	}
-	lines = g_strsplit(contents, "\n", -1);
+	/* keep a byte order mark where it was, whatever happens to the first line */
+	if (g_str_has_prefix(contents, "\xef\xbb\xbf"))
+		g_string_append(out, "\xef\xbb\xbf");
+	bom = out->len;
+	lines = g_strsplit(contents + bom, "\n", -1);
 	n_lines = g_strv_length(lines);
 	for (guint i = 0; i < n_lines; i++) {
 		g_autofree gchar *key = scep_registry_line_key(lines[i]);
@@ -197,25 +202,21 @@ scep_registry_file_replace_key(
 	if (found != NULL)
 		*found = last >= 0;
 	for (guint i = 0; i < n_lines; i++) {
-		gboolean is_last = i + 1 == n_lines;
 		g_autofree gchar *key = scep_registry_line_key(lines[i]);
+		/* the piece after the final newline is empty: it is no line */
+		if (i + 1 == n_lines && lines[i][0] == '\0')
+			break;
 		if (g_strcmp0(key, full_key) == 0) {
 			if (value == NULL || (gint)i != last)
 				continue;
 			g_string_append(out, new_line);
 		} else {
-			/* the piece after a final newline is empty: no extra newline */
-			if (is_last && lines[i][0] == '\0')
-				break;
 			g_string_append(out, lines[i]);
 		}
-		if (!is_last)
-			g_string_append_c(out, '\n');
-		else
-			g_string_append_c(out, '\n');
+		g_string_append_c(out, '\n');
 	}
 	if (value != NULL && last < 0) {
-		if (out->len > 0 && out->str[out->len - 1] != '\n')
+		if (out->len > bom && out->str[out->len - 1] != '\n')
 			g_string_append_c(out, '\n');
 		g_string_append(out, new_line);
 		g_string_append_c(out, '\n');

@@ -220,7 +220,8 @@ scep_settings_check_instance(ScepSettings *self, ScepRegistrySnapshot *snapshot)
 			    SCEP_REGISTRY_PROBLEM_ERROR,
 			    n,
 			    scep_settings_key_index("cafingerprint"),
-			    "has %zu hex digits but cafingerprint_hash %s needs %zu",
+			    "'%s' has %zu hex digits but cafingerprint_hash %s needs %zu",
+			    self->cafingerprint,
 			    strlen(self->cafingerprint),
 			    self->cafingerprint_hash,
 			    want);

@@ -150,9 +150,9 @@ main(int argc, char **argv)
 				valid++;
 		}
 		if (scep_registry_snapshot_count_errors(snapshot) > 0) {
-			g_autofree gchar *first = scep_registry_problem_to_string(
+			g_autofree gchar *problem = scep_registry_problem_to_string(
 			    g_ptr_array_index(scep_registry_snapshot_get_problems(snapshot), 0));
-			g_printerr("unexpected problem: %s\n", first);
+			g_printerr("unexpected problem: %s\n", problem);
 			return 1;
 		}
 		if (r == 0)
