@@ -1,0 +1,966 @@
+#include "config.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <gio/gunixinputstream.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <gnutls/gnutls.h>
+#include <locale.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "scep-gnutls-common.h"
+#include "scep-ndes-client.h"
+#include "scep-ndes-error.h"
+
+/* exit codes by outcome (issue 3, §7) */
+#define SCEPCTL_EXIT_OK       0
+#define SCEPCTL_EXIT_FAILED   1
+#define SCEPCTL_EXIT_USAGE    2
+#define SCEPCTL_EXIT_PENDING  3
+#define SCEPCTL_EXIT_REJECTED 4
+
+typedef struct {
+	GMainLoop *loop;
+	ScepNdesClient *client;
+	gint exit_code;
+	/* options */
+	gboolean json;
+	gboolean verbose;
+	gchar *out_dir;
+	gchar *fingerprint;
+	gchar *ca_ident;
+	gchar *proxy;
+	gchar *ca_file;
+	gint timeout;
+	gchar *method;
+	gchar *cipher;
+	gchar *digest;
+	gboolean allow_legacy;
+	gchar *subject;
+	gchar **sans;
+	gint key_size;
+	gchar *key_file;
+	gchar *challenge_file;
+	gchar *signer_cert_file;
+	gchar *signer_key_file;
+	gchar *message;
+	gchar *state_file;
+	gchar *serial;
+	/* request state */
+	gchar *verb;
+	gchar *url;
+	gchar *challenge; /* secret */
+	gnutls_privkey_t key;
+	gnutls_x509_crt_t signer_cert;
+	gnutls_privkey_t signer_key;
+	ScepPending *pending;
+} ScepCtl;
+
+static void
+scepctl_wipe_free(gchar *secret)
+{
+	if (secret == NULL)
+		return;
+	gnutls_memset(secret, 0, strlen(secret));
+	g_free(secret);
+}
+
+static void
+scepctl_clear(ScepCtl *ctl)
+{
+	g_clear_pointer(&ctl->loop, g_main_loop_unref);
+	g_clear_object(&ctl->client);
+	g_free(ctl->out_dir);
+	g_free(ctl->fingerprint);
+	g_free(ctl->ca_ident);
+	g_free(ctl->proxy);
+	g_free(ctl->ca_file);
+	g_free(ctl->method);
+	g_free(ctl->cipher);
+	g_free(ctl->digest);
+	g_free(ctl->subject);
+	g_strfreev(ctl->sans);
+	g_free(ctl->key_file);
+	g_free(ctl->challenge_file);
+	g_free(ctl->signer_cert_file);
+	g_free(ctl->signer_key_file);
+	g_free(ctl->message);
+	g_free(ctl->state_file);
+	g_free(ctl->serial);
+	g_free(ctl->verb);
+	g_free(ctl->url);
+	scepctl_wipe_free(ctl->challenge);
+	g_clear_pointer(&ctl->key, gnutls_privkey_deinit);
+	g_clear_pointer(&ctl->signer_cert, gnutls_x509_crt_deinit);
+	g_clear_pointer(&ctl->signer_key, gnutls_privkey_deinit);
+	g_clear_pointer(&ctl->pending, scep_pending_free);
+}
+
+/* ---- output ---- */
+
+static gchar *
+scepctl_json_string(const gchar *text)
+{
+	GString *str = g_string_new("\"");
+	for (const gchar *p = text != NULL ? text : ""; *p != '\0'; p++) {
+		guchar c = (guchar)*p;
+		if (c == '"' || c == '\\')
+			g_string_append_printf(str, "\\%c", c);
+		else if (c == '\n')
+			g_string_append(str, "\\n");
+		else if (c < 0x20)
+			g_string_append_printf(str, "\\u%04x", c);
+		else
+			g_string_append_c(str, (gchar)c);
+	}
+	g_string_append_c(str, '"');
+	return g_string_free(str, FALSE);
+}
+
+static const gchar *
+scepctl_error_name(const GError *error)
+{
+	static const gchar *const names[] = { "network",  "http-status", "bad-response",
+					      "rejected", "unsupported", "invalid-argument",
+					      "crypto",   "untrusted",   "auth",
+					      "timeout" };
+	if (error->domain == SCEP_NDES_ERROR && error->code >= 0 &&
+	    (gsize)error->code < G_N_ELEMENTS(names))
+		return names[error->code];
+	if (error->domain == G_IO_ERROR && error->code == G_IO_ERROR_TIMED_OUT)
+		return "timeout";
+	return "failed";
+}
+
+static gint
+scepctl_exit_code_for(const GError *error)
+{
+	if (error->domain == SCEP_NDES_ERROR && error->code == SCEP_NDES_ERROR_REJECTED)
+		return SCEPCTL_EXIT_REJECTED;
+	if (error->domain == SCEP_NDES_ERROR && error->code == SCEP_NDES_ERROR_INVALID_ARGUMENT)
+		return SCEPCTL_EXIT_USAGE;
+	if (error->domain == G_OPTION_ERROR || error->domain == G_FILE_ERROR)
+		return SCEPCTL_EXIT_USAGE;
+	return SCEPCTL_EXIT_FAILED;
+}
+
+static void
+scepctl_fail(ScepCtl *ctl, const GError *error)
+{
+	ctl->exit_code = scepctl_exit_code_for(error);
+	if (ctl->json) {
+		g_autofree gchar *msg = scepctl_json_string(error->message);
+		g_print("{\"result\": \"%s\", \"error\": \"%s\", \"message\": %s}\n",
+			ctl->exit_code == SCEPCTL_EXIT_REJECTED ? "rejected" : "error",
+			scepctl_error_name(error),
+			msg);
+	} else if (ctl->exit_code == SCEPCTL_EXIT_REJECTED) {
+		g_printerr(_("Rejected by the CA: %s\n"), error->message);
+	} else {
+		g_printerr(_("Error: %s\n"), error->message);
+	}
+	if (ctl->loop != NULL)
+		g_main_loop_quit(ctl->loop);
+}
+
+static gchar *
+scepctl_der_to_pem(GBytes *der, const gchar *label)
+{
+	g_autofree gchar *b64 = g_base64_encode(g_bytes_get_data(der, NULL), g_bytes_get_size(der));
+	GString *pem = g_string_new(NULL);
+	gsize len = strlen(b64);
+	g_string_append_printf(pem, "-----BEGIN %s-----\n", label);
+	for (gsize off = 0; off < len; off += 64)
+		g_string_append_printf(pem, "%.64s\n", b64 + off);
+	g_string_append_printf(pem, "-----END %s-----\n", label);
+	return g_string_free(pem, FALSE);
+}
+
+static gboolean
+scepctl_write_file(const gchar *path, const gchar *data, gsize len, gint mode, GError **error)
+{
+	return g_file_set_contents_full(
+	    path, data, (gssize)len, G_FILE_SET_CONTENTS_CONSISTENT, mode, error);
+}
+
+static gboolean
+scepctl_ensure_dir(const gchar *dir, GError **error)
+{
+	if (g_mkdir_with_parents(dir, 0755) != 0) {
+		gint errsv = errno;
+		g_set_error(error,
+			    G_FILE_ERROR,
+			    g_file_error_from_errno(errsv),
+			    "cannot create %s: %s",
+			    dir,
+			    g_strerror(errsv));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* cert.pem and chain.pem into @dir */
+static gboolean
+scepctl_write_issued(ScepCtl *ctl, ScepNdesOutcome *outcome, const gchar *dir, GError **error)
+{
+	g_autofree gchar *cert_pem = scepctl_der_to_pem(outcome->certificate, "CERTIFICATE");
+	g_autofree gchar *cert_path = g_build_filename(dir, "cert.pem", NULL);
+	g_autofree gchar *chain_path = g_build_filename(dir, "chain.pem", NULL);
+	g_autoptr(GString) chain = g_string_new(NULL);
+
+	for (guint i = 0; outcome->chain != NULL && i < outcome->chain->len; i++) {
+		g_autofree gchar *pem =
+		    scepctl_der_to_pem(g_ptr_array_index(outcome->chain, i), "CERTIFICATE");
+		g_string_append(chain, pem);
+	}
+	if (!scepctl_ensure_dir(dir, error))
+		return FALSE;
+	if (!scepctl_write_file(chain_path, chain->str, chain->len, 0644, error))
+		return FALSE;
+	if (!scepctl_write_file(cert_path, cert_pem, strlen(cert_pem), 0644, error))
+		return FALSE;
+	if (ctl->json) {
+		g_autofree gchar *tid = scepctl_json_string(outcome->transaction_id);
+		g_autofree gchar *cp = scepctl_json_string(cert_path);
+		g_print("{\"result\": \"issued\", \"transaction_id\": %s, \"certificate\": %s}\n",
+			tid,
+			cp);
+	} else {
+		g_print(_("Certificate issued (transaction %s), written to %s\n"),
+			outcome->transaction_id,
+			cert_path);
+	}
+	return TRUE;
+}
+
+static void
+scepctl_report_pending(ScepCtl *ctl, ScepNdesOutcome *outcome, const gchar *state_path)
+{
+	ctl->exit_code = SCEPCTL_EXIT_PENDING;
+	if (ctl->json) {
+		g_autofree gchar *tid = scepctl_json_string(outcome->transaction_id);
+		g_autofree gchar *sp = scepctl_json_string(state_path);
+		g_print(
+		    "{\"result\": \"pending\", \"transaction_id\": %s, \"state\": %s}\n", tid, sp);
+	} else {
+		g_print(_("Request pending (transaction %s); poll later with: scepctl poll URL "
+			  "--state %s\n"),
+			outcome->transaction_id,
+			state_path);
+	}
+}
+
+/* ---- common client set-up ---- */
+
+static gboolean
+scepctl_parse_fingerprint(const gchar *spec, gchar **hex, gnutls_digest_algorithm_t *alg)
+{
+	const gchar *colon = strchr(spec, ':');
+	*alg = GNUTLS_DIG_UNKNOWN;
+	if (colon != NULL && colon - spec <= 6) {
+		g_autofree gchar *name = g_ascii_strdown(spec, colon - spec);
+		if (g_strcmp0(name, "md5") == 0)
+			*alg = GNUTLS_DIG_MD5;
+		else if (g_strcmp0(name, "sha1") == 0 || g_strcmp0(name, "sha-1") == 0)
+			*alg = GNUTLS_DIG_SHA1;
+		else if (g_strcmp0(name, "sha256") == 0 || g_strcmp0(name, "sha-256") == 0)
+			*alg = GNUTLS_DIG_SHA256;
+		if (*alg != GNUTLS_DIG_UNKNOWN) {
+			*hex = g_strdup(colon + 1);
+			return TRUE;
+		}
+	}
+	*hex = g_strdup(spec);
+	return TRUE;
+}
+
+static gboolean
+scepctl_setup_client(ScepCtl *ctl, GError **error)
+{
+	gnutls_cipher_algorithm_t cipher = GNUTLS_CIPHER_UNKNOWN;
+	gnutls_digest_algorithm_t digest = GNUTLS_DIG_UNKNOWN;
+
+	ctl->client = scep_ndes_client_new(ctl->url, error);
+	if (ctl->client == NULL)
+		return FALSE;
+	if (ctl->proxy != NULL && !scep_ndes_client_set_proxy(ctl->client, ctl->proxy, error))
+		return FALSE;
+	if (ctl->ca_file != NULL && !scep_ndes_client_set_ca_file(ctl->client, ctl->ca_file, error))
+		return FALSE;
+	if (ctl->timeout > 0)
+		scep_ndes_client_set_timeouts(
+		    ctl->client, (guint)ctl->timeout, (guint)ctl->timeout);
+	if (ctl->ca_ident != NULL)
+		scep_ndes_client_set_ca_ident(ctl->client, ctl->ca_ident);
+	if (ctl->fingerprint != NULL) {
+		g_autofree gchar *hex = NULL;
+		gnutls_digest_algorithm_t alg;
+		scepctl_parse_fingerprint(ctl->fingerprint, &hex, &alg);
+		scep_ndes_client_set_fingerprint(ctl->client, hex, alg);
+	}
+	if (ctl->cipher != NULL) {
+		cipher = gnutls_cipher_get_id(ctl->cipher);
+		if (cipher == GNUTLS_CIPHER_UNKNOWN) {
+			g_set_error(error,
+				    G_OPTION_ERROR,
+				    G_OPTION_ERROR_BAD_VALUE,
+				    "unknown cipher '%s' (e.g. AES-256-CBC, AES-128-CBC, 3DES-CBC)",
+				    ctl->cipher);
+			return FALSE;
+		}
+	}
+	if (ctl->digest != NULL) {
+		digest = gnutls_digest_get_id(ctl->digest);
+		if (digest == GNUTLS_DIG_UNKNOWN) {
+			g_set_error(error,
+				    G_OPTION_ERROR,
+				    G_OPTION_ERROR_BAD_VALUE,
+				    "unknown digest '%s' (e.g. SHA256, SHA512, SHA1)",
+				    ctl->digest);
+			return FALSE;
+		}
+	}
+	scep_ndes_client_set_algorithms(ctl->client,
+					cipher,
+					digest,
+					ctl->allow_legacy ? SCEP_CAPS_ALG_POLICY_ALLOW_LEGACY
+							  : SCEP_CAPS_ALG_POLICY_DEFAULT);
+	if (ctl->method != NULL) {
+		if (g_ascii_strcasecmp(ctl->method, "get") == 0) {
+			scep_ndes_client_set_method(ctl->client, SCEP_NDES_METHOD_GET);
+		} else if (g_ascii_strcasecmp(ctl->method, "post") == 0) {
+			scep_ndes_client_set_method(ctl->client, SCEP_NDES_METHOD_POST);
+		} else {
+			g_set_error(error,
+				    G_OPTION_ERROR,
+				    G_OPTION_ERROR_BAD_VALUE,
+				    "--method must be get or post, not '%s'",
+				    ctl->method);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+/* ---- getcaps / getca ---- */
+
+static void
+scepctl_print_ca(ScepCtl *ctl)
+{
+	ScepCaCerts *certs = scep_ndes_client_get_ca_certs(ctl->client);
+	g_autofree gchar *caps = scep_caps_to_string(scep_ndes_client_get_caps(ctl->client));
+	gboolean pinned = scep_ndes_client_get_ca_pinned(ctl->client);
+
+	if (g_strcmp0(ctl->verb, "getcaps") == 0) {
+		if (ctl->json) {
+			const gchar *const *kw =
+			    scep_caps_get_keywords(scep_ndes_client_get_caps(ctl->client));
+			g_autoptr(GString) list = g_string_new(NULL);
+			for (guint i = 0; kw[i] != NULL; i++) {
+				g_autofree gchar *s = scepctl_json_string(kw[i]);
+				g_string_append_printf(list, "%s%s", i > 0 ? ", " : "", s);
+			}
+			g_print("{\"result\": \"ok\", \"caps\": [%s]}\n", list->str);
+		} else {
+			g_print(_("Capabilities: %s\n"), caps);
+		}
+		return;
+	}
+	if (ctl->json) {
+		GPtrArray *all = scep_ca_certs_get_all(certs);
+		g_autoptr(GString) list = g_string_new(NULL);
+		for (guint i = 0; i < all->len; i++) {
+			gnutls_x509_crt_t crt = g_ptr_array_index(all, i);
+			g_auto(ScepGnutlsDatum) dn = { NULL, 0 };
+			g_autofree gchar *role =
+			    scep_ca_cert_role_to_string(scep_ca_certs_get_role(certs, i));
+			g_autofree gchar *sha256 =
+			    scep_ca_cert_get_fingerprint(crt, GNUTLS_DIG_SHA256);
+			g_autofree gchar *sha1 = scep_ca_cert_get_fingerprint(crt, GNUTLS_DIG_SHA1);
+			g_autofree gchar *js_role = scepctl_json_string(role);
+			g_autofree gchar *js_dn = NULL;
+			gnutls_x509_crt_get_dn3(crt, &dn, 0);
+			js_dn = scepctl_json_string((const gchar *)dn.data);
+			g_string_append_printf(list,
+					       "%s{\"role\": %s, \"subject\": %s, \"sha256\": "
+					       "\"%s\", \"sha1\": \"%s\"}",
+					       i > 0 ? ", " : "",
+					       js_role,
+					       js_dn,
+					       sha256,
+					       sha1);
+		}
+		g_print("{\"result\": \"ok\", \"pinned\": %s, \"certificates\": [%s]}\n",
+			pinned ? "true" : "false",
+			list->str);
+	} else {
+		g_autofree gchar *desc = scep_ca_certs_describe(certs);
+		g_print("%s\n", desc);
+		if (!pinned)
+			g_print(_("Warning: no fingerprint given, the CA is not verified against a "
+				  "pin\n"));
+	}
+}
+
+static void
+scepctl_fetch_ca_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	ScepCtl *ctl = user_data;
+	g_autoptr(GError) error = NULL;
+	if (!scep_ndes_client_fetch_ca_finish(SCEP_NDES_CLIENT(source), result, &error)) {
+		scepctl_fail(ctl, error);
+		return;
+	}
+	if (ctl->out_dir != NULL && g_strcmp0(ctl->verb, "getca") == 0 &&
+	    !scep_ca_certs_save(scep_ndes_client_get_ca_certs(ctl->client), ctl->out_dir, &error)) {
+		scepctl_fail(ctl, error);
+		return;
+	}
+	scepctl_print_ca(ctl);
+	ctl->exit_code = SCEPCTL_EXIT_OK;
+	g_main_loop_quit(ctl->loop);
+}
+
+static void
+scepctl_next_ca_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	ScepCtl *ctl = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(ScepCaCerts) next =
+	    scep_ndes_client_get_next_ca_finish(SCEP_NDES_CLIENT(source), result, &error);
+	g_autofree gchar *desc = NULL;
+	if (next == NULL) {
+		scepctl_fail(ctl, error);
+		return;
+	}
+	if (ctl->out_dir != NULL && !scep_ca_certs_save(next, ctl->out_dir, &error)) {
+		scepctl_fail(ctl, error);
+		return;
+	}
+	desc = scep_ca_certs_describe(next);
+	if (ctl->json) {
+		g_autofree gchar *js = scepctl_json_string(desc);
+		g_print("{\"result\": \"ok\", \"next_ca\": %s}\n", js);
+	} else {
+		g_print("%s\n", desc);
+	}
+	ctl->exit_code = SCEPCTL_EXIT_OK;
+	g_main_loop_quit(ctl->loop);
+}
+
+/* ---- request ---- */
+
+static void
+scepctl_enroll_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	ScepCtl *ctl = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(ScepNdesOutcome) outcome = NULL;
+
+	if (ctl->pending != NULL)
+		outcome = scep_ndes_client_poll_finish(SCEP_NDES_CLIENT(source), result, &error);
+	else
+		outcome = scep_ndes_client_enroll_finish(SCEP_NDES_CLIENT(source), result, &error);
+	if (outcome == NULL) {
+		scepctl_fail(ctl, error);
+		return;
+	}
+	if (outcome->status == SCEP_NDES_STATUS_PENDING) {
+		g_autofree gchar *state_path =
+		    ctl->state_file != NULL ? g_strdup(ctl->state_file)
+					    : g_build_filename(ctl->out_dir, "pending.state", NULL);
+		if (!scep_pending_save(outcome->pending, state_path, &error)) {
+			scepctl_fail(ctl, error);
+			return;
+		}
+		scepctl_report_pending(ctl, outcome, state_path);
+		g_main_loop_quit(ctl->loop);
+		return;
+	}
+	if (!scepctl_write_issued(ctl, outcome, ctl->out_dir, &error)) {
+		scepctl_fail(ctl, error);
+		return;
+	}
+	ctl->exit_code = SCEPCTL_EXIT_OK;
+	g_main_loop_quit(ctl->loop);
+}
+
+static void
+scepctl_request_send(ScepCtl *ctl)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(ScepCsrParams) params = scep_csr_params_new();
+	g_autoptr(GBytes) key_pem = NULL;
+	g_autofree gchar *key_path = g_build_filename(ctl->out_dir, "key.pem", NULL);
+	ScepNdesEnrollRequest request = {
+		.message_type = SCEP_MESSAGE_TYPE_PKCS_REQ,
+		.csr_params = params,
+		.key = ctl->key,
+		.key_path = key_path,
+		.signer_cert = ctl->signer_cert,
+		.signer_key = ctl->signer_key,
+	};
+
+	if (ctl->message != NULL && g_ascii_strcasecmp(ctl->message, "renewalreq") == 0)
+		request.message_type = SCEP_MESSAGE_TYPE_RENEWAL_REQ;
+	if (!scep_csr_params_set_subject(params, ctl->subject, &error)) {
+		scepctl_fail(ctl, error);
+		return;
+	}
+	for (guint i = 0; ctl->sans != NULL && ctl->sans[i] != NULL; i++) {
+		if (!scep_csr_params_add_san_spec(params, ctl->sans[i], &error)) {
+			scepctl_fail(ctl, error);
+			return;
+		}
+	}
+	if (ctl->challenge != NULL && ctl->challenge[0] != '\0')
+		scep_csr_params_set_challenge_password(params, ctl->challenge);
+	g_clear_pointer(&ctl->challenge, scepctl_wipe_free);
+
+	/* the key is on disk before the request leaves, so a pending state can refer to it */
+	key_pem = scep_csr_export_key_pem(ctl->key, &error);
+	if (key_pem == NULL || !scepctl_ensure_dir(ctl->out_dir, &error) ||
+	    !scepctl_write_file(key_path,
+				g_bytes_get_data(key_pem, NULL),
+				g_bytes_get_size(key_pem),
+				0600,
+				&error)) {
+		scepctl_fail(ctl, error);
+		return;
+	}
+	/* g_file_set_contents_full applies the mode to the new file; make sure of it */
+	g_chmod(key_path, 0600);
+	scep_ndes_client_enroll_async(ctl->client, &request, NULL, scepctl_enroll_cb, ctl);
+}
+
+static void
+scepctl_keygen_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	ScepCtl *ctl = user_data;
+	g_autoptr(GError) error = NULL;
+	ctl->key = scep_csr_generate_key_finish(result, &error);
+	if (ctl->key == NULL) {
+		scepctl_fail(ctl, error);
+		return;
+	}
+	scepctl_request_send(ctl);
+}
+
+static gboolean
+scepctl_read_challenge(ScepCtl *ctl, GError **error)
+{
+	gchar *data = NULL;
+	gsize len = 0;
+	if (ctl->challenge_file != NULL) {
+		if (!g_file_get_contents(ctl->challenge_file, &data, &len, error))
+			return FALSE;
+	} else if (!isatty(STDIN_FILENO)) {
+		g_autoptr(GInputStream) in = g_unix_input_stream_new(STDIN_FILENO, FALSE);
+		g_autoptr(GByteArray) buf = g_byte_array_new();
+		guint8 chunk[256];
+		gssize n;
+		while ((n = g_input_stream_read(in, chunk, sizeof(chunk), NULL, error)) > 0)
+			g_byte_array_append(buf, chunk, (guint)n);
+		if (n < 0)
+			return FALSE;
+		g_byte_array_append(buf, (const guint8 *)"", 1);
+		len = buf->len - 1;
+		data = g_strndup((const gchar *)buf->data, len);
+		gnutls_memset(buf->data, 0, buf->len);
+	} else {
+		return TRUE;
+	}
+	/* one line: the trailing newline is not part of the challenge */
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+		data[--len] = '\0';
+	ctl->challenge = data;
+	return TRUE;
+}
+
+static gboolean
+scepctl_request_start(ScepCtl *ctl, GError **error)
+{
+	if (ctl->subject == NULL || ctl->out_dir == NULL) {
+		g_set_error_literal(error,
+				    G_OPTION_ERROR,
+				    G_OPTION_ERROR_BAD_VALUE,
+				    _("request needs --subject DN and --out DIR"));
+		return FALSE;
+	}
+	if ((ctl->signer_cert_file == NULL) != (ctl->signer_key_file == NULL)) {
+		g_set_error_literal(error,
+				    G_OPTION_ERROR,
+				    G_OPTION_ERROR_BAD_VALUE,
+				    _("--signer-cert and --signer-key go together"));
+		return FALSE;
+	}
+	if (ctl->message != NULL && g_ascii_strcasecmp(ctl->message, "pkcsreq") != 0 &&
+	    g_ascii_strcasecmp(ctl->message, "renewalreq") != 0) {
+		g_set_error_literal(error,
+				    G_OPTION_ERROR,
+				    G_OPTION_ERROR_BAD_VALUE,
+				    _("--message must be pkcsreq or renewalreq"));
+		return FALSE;
+	}
+	if (!scepctl_read_challenge(ctl, error))
+		return FALSE;
+	if (ctl->signer_cert_file != NULL) {
+		g_autofree gchar *data = NULL;
+		gsize len = 0;
+		gnutls_datum_t datum;
+		if (!g_file_get_contents(ctl->signer_cert_file, &data, &len, error))
+			return FALSE;
+		datum.data = (guchar *)data;
+		datum.size = (guint)len;
+		if (gnutls_x509_crt_init(&ctl->signer_cert) < 0 ||
+		    (gnutls_x509_crt_import(ctl->signer_cert, &datum, GNUTLS_X509_FMT_PEM) < 0 &&
+		     gnutls_x509_crt_import(ctl->signer_cert, &datum, GNUTLS_X509_FMT_DER) < 0)) {
+			g_set_error(error,
+				    G_OPTION_ERROR,
+				    G_OPTION_ERROR_BAD_VALUE,
+				    "%s: not a certificate",
+				    ctl->signer_cert_file);
+			return FALSE;
+		}
+		ctl->signer_key = scep_csr_load_key(ctl->signer_key_file, error);
+		if (ctl->signer_key == NULL)
+			return FALSE;
+	}
+	if (ctl->key_file != NULL) {
+		ctl->key = scep_csr_load_key(ctl->key_file, error);
+		if (ctl->key == NULL)
+			return FALSE;
+		scepctl_request_send(ctl);
+		return TRUE;
+	}
+	scep_csr_generate_key_async(
+	    ctl->key_size > 0 ? (guint)ctl->key_size : 2048, NULL, scepctl_keygen_cb, ctl);
+	return TRUE;
+}
+
+/* ---- poll ---- */
+
+static gboolean
+scepctl_poll_start(ScepCtl *ctl, GError **error)
+{
+	if (ctl->state_file == NULL) {
+		g_set_error_literal(
+		    error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, _("poll needs --state FILE"));
+		return FALSE;
+	}
+	ctl->pending = scep_pending_load(ctl->state_file, error);
+	if (ctl->pending == NULL)
+		return FALSE;
+	if (ctl->out_dir == NULL)
+		ctl->out_dir = g_path_get_dirname(ctl->state_file);
+	g_clear_object(&ctl->client);
+	/* the URL on the command line wins: the server may have moved */
+	g_free(ctl->pending->url);
+	ctl->pending->url = g_strdup(ctl->url);
+	ctl->client = scep_ndes_client_new_for_pending(ctl->pending, error);
+	if (ctl->client == NULL)
+		return FALSE;
+	if (ctl->timeout > 0)
+		scep_ndes_client_set_timeouts(
+		    ctl->client, (guint)ctl->timeout, (guint)ctl->timeout);
+	scep_ndes_client_poll_async(ctl->client, ctl->pending, NULL, scepctl_enroll_cb, ctl);
+	return TRUE;
+}
+
+/* ---- getcert / getcrl ---- */
+
+static void
+scepctl_query_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	ScepCtl *ctl = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) items = NULL;
+	gboolean crl = g_strcmp0(ctl->verb, "getcrl") == 0;
+	g_autoptr(GString) pem = g_string_new(NULL);
+
+	if (crl)
+		items = scep_ndes_client_get_crl_finish(SCEP_NDES_CLIENT(source), result, &error);
+	else
+		items = scep_ndes_client_get_cert_finish(SCEP_NDES_CLIENT(source), result, &error);
+	if (items == NULL) {
+		scepctl_fail(ctl, error);
+		return;
+	}
+	for (guint i = 0; i < items->len; i++) {
+		g_autofree gchar *one = scepctl_der_to_pem(g_ptr_array_index(items, i),
+							   crl ? "X509 CRL" : "CERTIFICATE");
+		g_string_append(pem, one);
+	}
+	if (ctl->out_dir != NULL) {
+		g_autofree gchar *path =
+		    g_build_filename(ctl->out_dir, crl ? "crl.pem" : "cert.pem", NULL);
+		if (!scepctl_ensure_dir(ctl->out_dir, &error) ||
+		    !scepctl_write_file(path, pem->str, pem->len, 0644, &error)) {
+			scepctl_fail(ctl, error);
+			return;
+		}
+	}
+	if (ctl->json) {
+		g_autofree gchar *js = scepctl_json_string(pem->str);
+		g_print("{\"result\": \"ok\", \"pem\": %s}\n", js);
+	} else {
+		g_print("%s", pem->str);
+	}
+	ctl->exit_code = SCEPCTL_EXIT_OK;
+	g_main_loop_quit(ctl->loop);
+}
+
+static gboolean
+scepctl_query_start(ScepCtl *ctl, GError **error)
+{
+	g_autoptr(GBytes) serial = NULL;
+	g_autoptr(GByteArray) raw = g_byte_array_new();
+	const gchar *hex = ctl->serial;
+	gsize len;
+
+	if (hex == NULL) {
+		g_set_error_literal(error,
+				    G_OPTION_ERROR,
+				    G_OPTION_ERROR_BAD_VALUE,
+				    _("this command needs --serial HEX"));
+		return FALSE;
+	}
+	if (g_str_has_prefix(hex, "0x") || g_str_has_prefix(hex, "0X"))
+		hex += 2;
+	len = strlen(hex);
+	for (gsize i = 0; i < len; i++) {
+		gint d = g_ascii_xdigit_value(hex[i]);
+		guint8 b;
+		if (hex[i] == ':')
+			continue;
+		if (d < 0) {
+			g_set_error(error,
+				    G_OPTION_ERROR,
+				    G_OPTION_ERROR_BAD_VALUE,
+				    "--serial: '%s' is not hexadecimal",
+				    ctl->serial);
+			return FALSE;
+		}
+		/* odd number of digits: the first one stands alone */
+		if (raw->len == 0 && (len - i) % 2 == 1) {
+			b = (guint8)d;
+		} else {
+			gint lo = i + 1 < len ? g_ascii_xdigit_value(hex[i + 1]) : -1;
+			if (lo < 0) {
+				g_set_error(error,
+					    G_OPTION_ERROR,
+					    G_OPTION_ERROR_BAD_VALUE,
+					    "--serial: '%s' is not hexadecimal",
+					    ctl->serial);
+				return FALSE;
+			}
+			b = (guint8)(d << 4 | lo);
+			i++;
+		}
+		g_byte_array_append(raw, &b, 1);
+	}
+	if (raw->len == 0) {
+		g_set_error_literal(error,
+				    G_OPTION_ERROR,
+				    G_OPTION_ERROR_BAD_VALUE,
+				    _("this command needs --serial HEX"));
+		return FALSE;
+	}
+	serial = g_bytes_new(raw->data, raw->len);
+	if (g_strcmp0(ctl->verb, "getcrl") == 0)
+		scep_ndes_client_get_crl_async(
+		    ctl->client, serial, NULL, NULL, NULL, scepctl_query_cb, ctl);
+	else
+		scep_ndes_client_get_cert_async(
+		    ctl->client, serial, NULL, NULL, NULL, scepctl_query_cb, ctl);
+	return TRUE;
+}
+
+/* ---- main ---- */
+
+static const gchar *const scepctl_verbs[] = { "getcaps", "getca",   "getnextca", "request",
+					      "poll",    "getcert", "getcrl",    NULL };
+
+static void
+scepctl_print_usage(void)
+{
+	g_printerr(_("Usage: scepctl COMMAND URL [OPTION...]\n"
+		     "Commands: getcaps, getca, getnextca, request, poll, getcert, getcrl\n"
+		     "Run scepctl COMMAND --help for the options of a command.\n"));
+}
+
+int
+main(int argc, char **argv)
+{
+	ScepCtl ctl = { 0 };
+	g_autoptr(GOptionContext) context = NULL;
+	g_autoptr(GError) error = NULL;
+	gint code;
+	const GOptionEntry common[] = {
+		{ "json", 0, 0, G_OPTION_ARG_NONE, &ctl.json, N_("Print JSON"), NULL },
+		{ "verbose",
+		  'v',
+		  0,
+		  G_OPTION_ARG_NONE,
+		  &ctl.verbose,
+		  N_("Print debug messages"),
+		  NULL },
+		{ "out",
+		  'o',
+		  0,
+		  G_OPTION_ARG_FILENAME,
+		  &ctl.out_dir,
+		  N_("Output directory"),
+		  "DIR" },
+		{ "fingerprint",
+		  0,
+		  0,
+		  G_OPTION_ARG_STRING,
+		  &ctl.fingerprint,
+		  N_("Pinned CA fingerprint"),
+		  "ALG:HEX" },
+		{ "ca-ident", 0, 0, G_OPTION_ARG_STRING, &ctl.ca_ident, N_("CA identifier"), "ID" },
+		{ "proxy", 0, 0, G_OPTION_ARG_STRING, &ctl.proxy, N_("HTTP proxy"), "URL" },
+		{ "cacert",
+		  0,
+		  0,
+		  G_OPTION_ARG_FILENAME,
+		  &ctl.ca_file,
+		  N_("CA file for HTTPS"),
+		  "FILE" },
+		{ "timeout", 0, 0, G_OPTION_ARG_INT, &ctl.timeout, N_("Timeout in seconds"), "S" },
+		{ "method", 0, 0, G_OPTION_ARG_STRING, &ctl.method, N_("get or post"), "METHOD" },
+		{ "cipher", 0, 0, G_OPTION_ARG_STRING, &ctl.cipher, N_("Content cipher"), "NAME" },
+		{ "digest",
+		  0,
+		  0,
+		  G_OPTION_ARG_STRING,
+		  &ctl.digest,
+		  N_("Signature digest"),
+		  "NAME" },
+		{ "allow-legacy",
+		  0,
+		  0,
+		  G_OPTION_ARG_NONE,
+		  &ctl.allow_legacy,
+		  N_("Allow DES and MD5"),
+		  NULL },
+		{ "subject", 0, 0, G_OPTION_ARG_STRING, &ctl.subject, N_("Subject DN"), "DN" },
+		{ "san",
+		  0,
+		  0,
+		  G_OPTION_ARG_STRING_ARRAY,
+		  &ctl.sans,
+		  N_("Subject alternative name"),
+		  "TYPE:VALUE" },
+		{ "key-size", 0, 0, G_OPTION_ARG_INT, &ctl.key_size, N_("RSA key size"), "N" },
+		{ "key", 0, 0, G_OPTION_ARG_FILENAME, &ctl.key_file, N_("Existing key"), "FILE" },
+		{ "challenge-file",
+		  0,
+		  0,
+		  G_OPTION_ARG_FILENAME,
+		  &ctl.challenge_file,
+		  N_("Read the challenge from FILE (else from standard input)"),
+		  "FILE" },
+		{ "signer-cert",
+		  0,
+		  0,
+		  G_OPTION_ARG_FILENAME,
+		  &ctl.signer_cert_file,
+		  N_("Current certificate for renewal"),
+		  "FILE" },
+		{ "signer-key",
+		  0,
+		  0,
+		  G_OPTION_ARG_FILENAME,
+		  &ctl.signer_key_file,
+		  N_("Its key"),
+		  "FILE" },
+		{ "message",
+		  0,
+		  0,
+		  G_OPTION_ARG_STRING,
+		  &ctl.message,
+		  N_("pkcsreq or renewalreq"),
+		  "TYPE" },
+		{ "state",
+		  0,
+		  0,
+		  G_OPTION_ARG_FILENAME,
+		  &ctl.state_file,
+		  N_("Pending state"),
+		  "FILE" },
+		{ "serial", 0, 0, G_OPTION_ARG_STRING, &ctl.serial, N_("Serial number"), "HEX" },
+		{ NULL }
+	};
+
+	setlocale(LC_ALL, "");
+	bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+	bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+	textdomain(GETTEXT_PACKAGE);
+
+	if (argc < 2 || !g_strv_contains(scepctl_verbs, argv[1])) {
+		scepctl_print_usage();
+		return SCEPCTL_EXIT_USAGE;
+	}
+	ctl.verb = g_strdup(argv[1]);
+	context = g_option_context_new(_("URL"));
+	g_option_context_add_main_entries(context, common, GETTEXT_PACKAGE);
+	g_option_context_set_translation_domain(context, GETTEXT_PACKAGE);
+	/* drop the verb: argv[1] */
+	for (gint i = 1; i < argc - 1; i++)
+		argv[i] = argv[i + 1];
+	argc--;
+	if (!g_option_context_parse(context, &argc, &argv, &error)) {
+		g_printerr("%s\n", error->message);
+		scepctl_clear(&ctl);
+		return SCEPCTL_EXIT_USAGE;
+	}
+	if (argc != 2) {
+		scepctl_print_usage();
+		scepctl_clear(&ctl);
+		return SCEPCTL_EXIT_USAGE;
+	}
+	if (ctl.verbose)
+		g_log_set_debug_enabled(TRUE);
+	ctl.url = g_strdup(argv[1]);
+	ctl.loop = g_main_loop_new(NULL, FALSE);
+	ctl.exit_code = SCEPCTL_EXIT_FAILED;
+
+	if (!scepctl_setup_client(&ctl, &error)) {
+		scepctl_fail(&ctl, error);
+		code = ctl.exit_code == SCEPCTL_EXIT_FAILED ? SCEPCTL_EXIT_USAGE : ctl.exit_code;
+		scepctl_clear(&ctl);
+		return code;
+	}
+	if (g_strcmp0(ctl.verb, "getcaps") == 0 || g_strcmp0(ctl.verb, "getca") == 0) {
+		scep_ndes_client_fetch_ca_async(ctl.client, NULL, scepctl_fetch_ca_cb, &ctl);
+	} else if (g_strcmp0(ctl.verb, "getnextca") == 0) {
+		scep_ndes_client_get_next_ca_async(ctl.client, NULL, scepctl_next_ca_cb, &ctl);
+	} else if (g_strcmp0(ctl.verb, "request") == 0) {
+		if (!scepctl_request_start(&ctl, &error)) {
+			scepctl_fail(&ctl, error);
+			code = ctl.exit_code;
+			scepctl_clear(&ctl);
+			return code;
+		}
+	} else if (g_strcmp0(ctl.verb, "poll") == 0) {
+		if (!scepctl_poll_start(&ctl, &error)) {
+			scepctl_fail(&ctl, error);
+			code = ctl.exit_code;
+			scepctl_clear(&ctl);
+			return code;
+		}
+	} else if (!scepctl_query_start(&ctl, &error)) {
+		scepctl_fail(&ctl, error);
+		code = ctl.exit_code;
+		scepctl_clear(&ctl);
+		return code;
+	}
+	g_main_loop_run(ctl.loop);
+	code = ctl.exit_code;
+	scepctl_clear(&ctl);
+	return code;
+}
