@@ -66,8 +66,9 @@ scep_registry_value_normalize_list(const gchar *value,
 			g_set_error(error,
 				    SCEP_REGISTRY_ERROR,
 				    SCEP_REGISTRY_ERROR_INVALID_VALUE,
-				    "unknown item '%s'",
-				    item);
+				    "unknown item '%s' in '%s'",
+				    item,
+				    value);
 			return NULL;
 		}
 		for (guint j = 0; j < out->len; j++) {
@@ -179,36 +180,11 @@ scep_registry_value_normalize_string(const ScepRegistryKey *key, const gchar *va
 			break;
 		return g_strdup(value);
 	}
-	case SCEP_KEY_FORMAT_KEY_USAGE: {
-		g_autoptr(GError) error_local = NULL;
-		gchar *list = scep_registry_value_normalize_list(
-		    value, scep_registry_key_usages, FALSE, &error_local);
-		if (list == NULL) {
-			g_set_error(error,
-				    SCEP_REGISTRY_ERROR,
-				    SCEP_REGISTRY_ERROR_INVALID_VALUE,
-				    "%s in '%s'",
-				    error_local->message,
-				    value);
-			return NULL;
-		}
-		return list;
-	}
-	case SCEP_KEY_FORMAT_EKU: {
-		g_autoptr(GError) error_local = NULL;
-		gchar *list = scep_registry_value_normalize_list(
-		    value, scep_registry_ekus, TRUE, &error_local);
-		if (list == NULL) {
-			g_set_error(error,
-				    SCEP_REGISTRY_ERROR,
-				    SCEP_REGISTRY_ERROR_INVALID_VALUE,
-				    "%s in '%s'",
-				    error_local->message,
-				    value);
-			return NULL;
-		}
-		return list;
-	}
+	case SCEP_KEY_FORMAT_KEY_USAGE:
+		return scep_registry_value_normalize_list(
+		    value, scep_registry_key_usages, FALSE, error);
+	case SCEP_KEY_FORMAT_EKU:
+		return scep_registry_value_normalize_list(value, scep_registry_ekus, TRUE, error);
 	case SCEP_KEY_FORMAT_OID_OR_NAME: {
 		gboolean ok = strlen(value) <= 255;
 		for (const gchar *p = value; ok && *p != '\0'; p++) {
