@@ -1026,6 +1026,65 @@ scep_csr_splice_subject(const gnutls_datum_t *der, GBytes *subject, GError **err
 	return out;
 }
 
+/*
+ * The common case, a subject without multi-valued RDNs, is written through GnuTLS one
+ * RDN at a time (values passed as raw TLVs, so string types are kept); then the request is
+ * signed once. Returns FALSE, without error, when the subject has a multi-valued RDN.
+ */
+static gboolean
+scep_csr_set_single_valued_subject(gnutls_x509_crq_t crq, GBytes *subject, GError **error)
+{
+	g_auto(gnutls_x509_dn_t) dn = NULL;
+	gnutls_datum_t datum = scep_gnutls_datum_from_bytes(subject);
+
+	if (!scep_gnutls_check(gnutls_x509_dn_init(&dn), "cannot create a name", error))
+		return FALSE;
+	if (gnutls_x509_dn_import(dn, &datum) < 0)
+		return FALSE;
+	/* first pass: only single-valued RDNs */
+	for (int irdn = 0;; irdn++) {
+		gnutls_x509_ava_st ava;
+		if (gnutls_x509_dn_get_rdn_ava(dn, irdn, 0, &ava) < 0)
+			break;
+		if (gnutls_x509_dn_get_rdn_ava(dn, irdn, 1, &ava) >= 0)
+			return FALSE;
+	}
+	for (int irdn = 0;; irdn++) {
+		gnutls_x509_ava_st ava;
+		g_autoptr(GByteArray) tlv = g_byte_array_new();
+		g_autofree gchar *oid = NULL;
+		if (gnutls_x509_dn_get_rdn_ava(dn, irdn, 0, &ava) < 0)
+			break;
+		oid = g_strndup((const gchar *)ava.oid.data, ava.oid.size);
+		scep_csr_der_append_tlv(tlv, (guint8)ava.value_tag, ava.value.data, ava.value.size);
+		if (!scep_gnutls_check(
+			gnutls_x509_crq_set_dn_by_oid(crq, oid, 1, tlv->data, tlv->len),
+			"cannot set the subject",
+			error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* whether the signed request @der carries exactly @subject (GnuTLS wrote it as we meant) */
+static gboolean
+scep_csr_has_subject(const gnutls_datum_t *der, GBytes *subject)
+{
+	gsize subject_len = 0;
+	const guint8 *subject_data = g_bytes_get_data(subject, &subject_len);
+	gsize hdr = 0, content = 0, cri_hdr = 0, cri_len = 0, ver_hdr = 0, ver_len = 0;
+	const guint8 *p = der->data;
+	const guint8 *cri;
+	if (!scep_csr_der_read_tlv(p, der->size, &hdr, &content) ||
+	    !scep_csr_der_read_tlv(p + hdr, content, &cri_hdr, &cri_len))
+		return FALSE;
+	cri = p + hdr + cri_hdr;
+	if (!scep_csr_der_read_tlv(cri, cri_len, &ver_hdr, &ver_len))
+		return FALSE;
+	return cri_len - ver_hdr - ver_len >= subject_len &&
+	       memcmp(cri + ver_hdr + ver_len, subject_data, subject_len) == 0;
+}
+
 GBytes *
 scep_csr_build(const ScepCsrParams *params,
 	       gnutls_privkey_t key,
@@ -1037,7 +1096,9 @@ scep_csr_build(const ScepCsrParams *params,
 	g_auto(gnutls_pubkey_t) pub = NULL;
 	g_auto(ScepGnutlsDatum) der = { NULL, 0 };
 	g_autoptr(ScepCsrSecretArray) spliced = NULL;
+	g_autoptr(GError) error_local = NULL;
 	gnutls_datum_t spliced_datum;
+	gboolean single_valued;
 	GBytes *result;
 
 	g_return_val_if_fail(params != NULL, NULL);
@@ -1072,6 +1133,11 @@ scep_csr_build(const ScepCsrParams *params,
 		return NULL;
 	if (!scep_csr_add_extensions(crq, params, error))
 		return NULL;
+	single_valued = scep_csr_set_single_valued_subject(crq, params->subject, &error_local);
+	if (error_local != NULL) {
+		g_propagate_error(error, g_steal_pointer(&error_local));
+		return NULL;
+	}
 	if (!scep_gnutls_check(
 		gnutls_x509_crq_privkey_sign(crq, key, dig, 0), "cannot sign the request", error))
 		return NULL;
@@ -1079,6 +1145,11 @@ scep_csr_build(const ScepCsrParams *params,
 			       "cannot export the request",
 			       error))
 		return NULL;
+	if (single_valued && scep_csr_has_subject(&der, params->subject)) {
+		result = scep_gnutls_datum_to_bytes(&der);
+		gnutls_memset(der.data, 0, der.size);
+		return result;
+	}
 
 	spliced = scep_csr_splice_subject(&der, params->subject, error);
 	gnutls_memset(der.data, 0, der.size);
