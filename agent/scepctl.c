@@ -131,6 +131,8 @@ scepctl_error_name(const GError *error)
 		return names[error->code];
 	if (error->domain == G_IO_ERROR && error->code == G_IO_ERROR_TIMED_OUT)
 		return "timeout";
+	if (error->domain == G_OPTION_ERROR || error->domain == G_FILE_ERROR)
+		return "usage";
 	return "failed";
 }
 
@@ -344,7 +346,37 @@ scepctl_setup_client(ScepCtl *ctl, GError **error)
 	return TRUE;
 }
 
-/* ---- getcaps / getca ---- */
+/* ---- getcaps / getca / getnextca ---- */
+
+/* the certificates as JSON objects (role, subject, fingerprints), comma separated */
+static gchar *
+scepctl_certs_json(ScepCaCerts *certs)
+{
+	GPtrArray *all = scep_ca_certs_get_all(certs);
+	GString *list = g_string_new(NULL);
+
+	for (guint i = 0; i < all->len; i++) {
+		gnutls_x509_crt_t crt = g_ptr_array_index(all, i);
+		g_auto(ScepGnutlsDatum) dn = { NULL, 0 };
+		g_autofree gchar *role =
+		    scep_ca_cert_role_to_string(scep_ca_certs_get_role(certs, i));
+		g_autofree gchar *sha256 = scep_ca_cert_get_fingerprint(crt, GNUTLS_DIG_SHA256);
+		g_autofree gchar *sha1 = scep_ca_cert_get_fingerprint(crt, GNUTLS_DIG_SHA1);
+		g_autofree gchar *js_role = scepctl_json_string(role);
+		g_autofree gchar *js_dn = NULL;
+		gnutls_x509_crt_get_dn3(crt, &dn, 0);
+		js_dn = scepctl_json_string((const gchar *)dn.data);
+		g_string_append_printf(list,
+				       "%s{\"role\": %s, \"subject\": %s, \"sha256\": \"%s\", "
+				       "\"sha1\": \"%s\"}",
+				       i > 0 ? ", " : "",
+				       js_role,
+				       js_dn,
+				       sha256,
+				       sha1);
+	}
+	return g_string_free(list, FALSE);
+}
 
 static void
 scepctl_print_ca(ScepCtl *ctl)
@@ -369,32 +401,10 @@ scepctl_print_ca(ScepCtl *ctl)
 		return;
 	}
 	if (ctl->json) {
-		GPtrArray *all = scep_ca_certs_get_all(certs);
-		g_autoptr(GString) list = g_string_new(NULL);
-		for (guint i = 0; i < all->len; i++) {
-			gnutls_x509_crt_t crt = g_ptr_array_index(all, i);
-			g_auto(ScepGnutlsDatum) dn = { NULL, 0 };
-			g_autofree gchar *role =
-			    scep_ca_cert_role_to_string(scep_ca_certs_get_role(certs, i));
-			g_autofree gchar *sha256 =
-			    scep_ca_cert_get_fingerprint(crt, GNUTLS_DIG_SHA256);
-			g_autofree gchar *sha1 = scep_ca_cert_get_fingerprint(crt, GNUTLS_DIG_SHA1);
-			g_autofree gchar *js_role = scepctl_json_string(role);
-			g_autofree gchar *js_dn = NULL;
-			gnutls_x509_crt_get_dn3(crt, &dn, 0);
-			js_dn = scepctl_json_string((const gchar *)dn.data);
-			g_string_append_printf(list,
-					       "%s{\"role\": %s, \"subject\": %s, \"sha256\": "
-					       "\"%s\", \"sha1\": \"%s\"}",
-					       i > 0 ? ", " : "",
-					       js_role,
-					       js_dn,
-					       sha256,
-					       sha1);
-		}
+		g_autofree gchar *list = scepctl_certs_json(certs);
 		g_print("{\"result\": \"ok\", \"pinned\": %s, \"certificates\": [%s]}\n",
 			pinned ? "true" : "false",
-			list->str);
+			list);
 	} else {
 		g_autofree gchar *desc = scep_ca_certs_describe(certs);
 		g_print("%s\n", desc);
@@ -439,11 +449,11 @@ scepctl_next_ca_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		scepctl_fail(ctl, error);
 		return;
 	}
-	desc = scep_ca_certs_describe(next);
 	if (ctl->json) {
-		g_autofree gchar *js = scepctl_json_string(desc);
-		g_print("{\"result\": \"ok\", \"next_ca\": %s}\n", js);
+		g_autofree gchar *list = scepctl_certs_json(next);
+		g_print("{\"result\": \"ok\", \"certificates\": [%s]}\n", list);
 	} else {
+		desc = scep_ca_certs_describe(next);
 		g_print("%s\n", desc);
 	}
 	ctl->exit_code = SCEPCTL_EXIT_OK;
@@ -579,6 +589,41 @@ scepctl_read_challenge(ScepCtl *ctl, GError **error)
 	return TRUE;
 }
 
+/* --signer-cert and --signer-key: who signs the request (renewal, GetCert, GetCRL) */
+static gboolean
+scepctl_load_signer(ScepCtl *ctl, GError **error)
+{
+	g_autofree gchar *data = NULL;
+	gsize len = 0;
+	gnutls_datum_t datum;
+
+	if ((ctl->signer_cert_file == NULL) != (ctl->signer_key_file == NULL)) {
+		g_set_error_literal(error,
+				    G_OPTION_ERROR,
+				    G_OPTION_ERROR_BAD_VALUE,
+				    _("--signer-cert and --signer-key go together"));
+		return FALSE;
+	}
+	if (ctl->signer_cert_file == NULL)
+		return TRUE;
+	if (!g_file_get_contents(ctl->signer_cert_file, &data, &len, error))
+		return FALSE;
+	datum.data = (guchar *)data;
+	datum.size = (guint)len;
+	if (gnutls_x509_crt_init(&ctl->signer_cert) < 0 ||
+	    (gnutls_x509_crt_import(ctl->signer_cert, &datum, GNUTLS_X509_FMT_PEM) < 0 &&
+	     gnutls_x509_crt_import(ctl->signer_cert, &datum, GNUTLS_X509_FMT_DER) < 0)) {
+		g_set_error(error,
+			    G_OPTION_ERROR,
+			    G_OPTION_ERROR_BAD_VALUE,
+			    "%s: not a certificate",
+			    ctl->signer_cert_file);
+		return FALSE;
+	}
+	ctl->signer_key = scep_csr_load_key(ctl->signer_key_file, error);
+	return ctl->signer_key != NULL;
+}
+
 static gboolean
 scepctl_request_start(ScepCtl *ctl, GError **error)
 {
@@ -587,13 +632,6 @@ scepctl_request_start(ScepCtl *ctl, GError **error)
 				    G_OPTION_ERROR,
 				    G_OPTION_ERROR_BAD_VALUE,
 				    _("request needs --subject DN and --out DIR"));
-		return FALSE;
-	}
-	if ((ctl->signer_cert_file == NULL) != (ctl->signer_key_file == NULL)) {
-		g_set_error_literal(error,
-				    G_OPTION_ERROR,
-				    G_OPTION_ERROR_BAD_VALUE,
-				    _("--signer-cert and --signer-key go together"));
 		return FALSE;
 	}
 	if (ctl->message != NULL && g_ascii_strcasecmp(ctl->message, "pkcsreq") != 0 &&
@@ -606,28 +644,8 @@ scepctl_request_start(ScepCtl *ctl, GError **error)
 	}
 	if (!scepctl_read_challenge(ctl, error))
 		return FALSE;
-	if (ctl->signer_cert_file != NULL) {
-		g_autofree gchar *data = NULL;
-		gsize len = 0;
-		gnutls_datum_t datum;
-		if (!g_file_get_contents(ctl->signer_cert_file, &data, &len, error))
-			return FALSE;
-		datum.data = (guchar *)data;
-		datum.size = (guint)len;
-		if (gnutls_x509_crt_init(&ctl->signer_cert) < 0 ||
-		    (gnutls_x509_crt_import(ctl->signer_cert, &datum, GNUTLS_X509_FMT_PEM) < 0 &&
-		     gnutls_x509_crt_import(ctl->signer_cert, &datum, GNUTLS_X509_FMT_DER) < 0)) {
-			g_set_error(error,
-				    G_OPTION_ERROR,
-				    G_OPTION_ERROR_BAD_VALUE,
-				    "%s: not a certificate",
-				    ctl->signer_cert_file);
-			return FALSE;
-		}
-		ctl->signer_key = scep_csr_load_key(ctl->signer_key_file, error);
-		if (ctl->signer_key == NULL)
-			return FALSE;
-	}
+	if (!scepctl_load_signer(ctl, error))
+		return FALSE;
 	if (ctl->key_file != NULL) {
 		ctl->key = scep_csr_load_key(ctl->key_file, error);
 		if (ctl->key == NULL)
@@ -712,69 +730,79 @@ scepctl_query_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_main_loop_quit(ctl->loop);
 }
 
-static gboolean
-scepctl_query_start(ScepCtl *ctl, GError **error)
+/* hex digits, optionally with a 0x prefix and ':' or ' ' between bytes; an odd count of
+ * digits means a leading zero */
+static GBytes *
+scepctl_parse_serial(const gchar *text, GError **error)
 {
-	g_autoptr(GBytes) serial = NULL;
+	g_autoptr(GString) digits = g_string_new(NULL);
 	g_autoptr(GByteArray) raw = g_byte_array_new();
-	const gchar *hex = ctl->serial;
-	gsize len;
+	const gchar *p = text;
 
-	if (hex == NULL) {
+	if (p == NULL) {
 		g_set_error_literal(error,
 				    G_OPTION_ERROR,
 				    G_OPTION_ERROR_BAD_VALUE,
 				    _("this command needs --serial HEX"));
-		return FALSE;
+		return NULL;
 	}
-	if (g_str_has_prefix(hex, "0x") || g_str_has_prefix(hex, "0X"))
-		hex += 2;
-	len = strlen(hex);
-	for (gsize i = 0; i < len; i++) {
-		gint d = g_ascii_xdigit_value(hex[i]);
-		guint8 b;
-		if (hex[i] == ':')
+	if (g_str_has_prefix(p, "0x") || g_str_has_prefix(p, "0X"))
+		p += 2;
+	for (; *p != '\0'; p++) {
+		if (*p == ':' || *p == ' ')
 			continue;
-		if (d < 0) {
+		if (!g_ascii_isxdigit(*p)) {
 			g_set_error(error,
 				    G_OPTION_ERROR,
 				    G_OPTION_ERROR_BAD_VALUE,
 				    "--serial: '%s' is not hexadecimal",
-				    ctl->serial);
-			return FALSE;
+				    text);
+			return NULL;
 		}
-		/* odd number of digits: the first one stands alone */
-		if (raw->len == 0 && (len - i) % 2 == 1) {
-			b = (guint8)d;
-		} else {
-			gint lo = i + 1 < len ? g_ascii_xdigit_value(hex[i + 1]) : -1;
-			if (lo < 0) {
-				g_set_error(error,
-					    G_OPTION_ERROR,
-					    G_OPTION_ERROR_BAD_VALUE,
-					    "--serial: '%s' is not hexadecimal",
-					    ctl->serial);
-				return FALSE;
-			}
-			b = (guint8)(d << 4 | lo);
-			i++;
-		}
-		g_byte_array_append(raw, &b, 1);
+		g_string_append_c(digits, *p);
 	}
-	if (raw->len == 0) {
+	if (digits->len == 0) {
 		g_set_error_literal(error,
 				    G_OPTION_ERROR,
 				    G_OPTION_ERROR_BAD_VALUE,
 				    _("this command needs --serial HEX"));
-		return FALSE;
+		return NULL;
 	}
-	serial = g_bytes_new(raw->data, raw->len);
+	if (digits->len % 2 == 1)
+		g_string_prepend_c(digits, '0');
+	for (gsize i = 0; i < digits->len; i += 2) {
+		guint8 b = (guint8)(g_ascii_xdigit_value(digits->str[i]) << 4 |
+				    g_ascii_xdigit_value(digits->str[i + 1]));
+		g_byte_array_append(raw, &b, 1);
+	}
+	return g_bytes_new(raw->data, raw->len);
+}
+
+static gboolean
+scepctl_query_start(ScepCtl *ctl, GError **error)
+{
+	g_autoptr(GBytes) serial = scepctl_parse_serial(ctl->serial, error);
+
+	if (serial == NULL)
+		return FALSE;
+	if (!scepctl_load_signer(ctl, error))
+		return FALSE;
 	if (g_strcmp0(ctl->verb, "getcrl") == 0)
-		scep_ndes_client_get_crl_async(
-		    ctl->client, serial, NULL, NULL, NULL, scepctl_query_cb, ctl);
+		scep_ndes_client_get_crl_async(ctl->client,
+					       serial,
+					       ctl->signer_cert,
+					       ctl->signer_key,
+					       NULL,
+					       scepctl_query_cb,
+					       ctl);
 	else
-		scep_ndes_client_get_cert_async(
-		    ctl->client, serial, NULL, NULL, NULL, scepctl_query_cb, ctl);
+		scep_ndes_client_get_cert_async(ctl->client,
+						serial,
+						ctl->signer_cert,
+						ctl->signer_key,
+						NULL,
+						scepctl_query_cb,
+						ctl);
 	return TRUE;
 }
 
@@ -782,6 +810,25 @@ scepctl_query_start(ScepCtl *ctl, GError **error)
 
 static const gchar *const scepctl_verbs[] = { "getcaps", "getca",   "getnextca", "request",
 					      "poll",    "getcert", "getcrl",    NULL };
+
+/* starts the verb's operation; the main loop ends it */
+static gboolean
+scepctl_start(ScepCtl *ctl, GError **error)
+{
+	if (g_strcmp0(ctl->verb, "getcaps") == 0 || g_strcmp0(ctl->verb, "getca") == 0) {
+		scep_ndes_client_fetch_ca_async(ctl->client, NULL, scepctl_fetch_ca_cb, ctl);
+		return TRUE;
+	}
+	if (g_strcmp0(ctl->verb, "getnextca") == 0) {
+		scep_ndes_client_get_next_ca_async(ctl->client, NULL, scepctl_next_ca_cb, ctl);
+		return TRUE;
+	}
+	if (g_strcmp0(ctl->verb, "request") == 0)
+		return scepctl_request_start(ctl, error);
+	if (g_strcmp0(ctl->verb, "poll") == 0)
+		return scepctl_poll_start(ctl, error);
+	return scepctl_query_start(ctl, error);
+}
 
 static void
 scepctl_print_usage(void)
@@ -935,25 +982,7 @@ main(int argc, char **argv)
 		scepctl_clear(&ctl);
 		return code;
 	}
-	if (g_strcmp0(ctl.verb, "getcaps") == 0 || g_strcmp0(ctl.verb, "getca") == 0) {
-		scep_ndes_client_fetch_ca_async(ctl.client, NULL, scepctl_fetch_ca_cb, &ctl);
-	} else if (g_strcmp0(ctl.verb, "getnextca") == 0) {
-		scep_ndes_client_get_next_ca_async(ctl.client, NULL, scepctl_next_ca_cb, &ctl);
-	} else if (g_strcmp0(ctl.verb, "request") == 0) {
-		if (!scepctl_request_start(&ctl, &error)) {
-			scepctl_fail(&ctl, error);
-			code = ctl.exit_code;
-			scepctl_clear(&ctl);
-			return code;
-		}
-	} else if (g_strcmp0(ctl.verb, "poll") == 0) {
-		if (!scepctl_poll_start(&ctl, &error)) {
-			scepctl_fail(&ctl, error);
-			code = ctl.exit_code;
-			scepctl_clear(&ctl);
-			return code;
-		}
-	} else if (!scepctl_query_start(&ctl, &error)) {
+	if (!scepctl_start(&ctl, &error)) {
 		scepctl_fail(&ctl, error);
 		code = ctl.exit_code;
 		scepctl_clear(&ctl);

@@ -214,7 +214,7 @@ scep_caps_offers_aes(const ScepCaps *self)
 
 /* *known is FALSE when @alg is not a cipher SCEP can carry */
 static gboolean
-scep_caps_cipher_offered(const ScepCaps *self, gnutls_cipher_algorithm_t alg, gboolean *known)
+scep_caps_cipher_offered(const ScepCaps *self, gint alg, gboolean *known)
 {
 	*known = TRUE;
 	switch (alg) {
@@ -233,85 +233,14 @@ scep_caps_cipher_offered(const ScepCaps *self, gnutls_cipher_algorithm_t alg, gb
 }
 
 static const gchar *
-scep_caps_cipher_name(gnutls_cipher_algorithm_t alg)
+scep_caps_cipher_name(gint alg)
 {
-	const gchar *name = gnutls_cipher_get_name(alg);
+	const gchar *name = gnutls_cipher_get_name((gnutls_cipher_algorithm_t)alg);
 	return name != NULL ? name : "unknown cipher";
 }
 
-gboolean
-scep_caps_choose_cipher(const ScepCaps *self,
-			ScepCapsAlgPolicy policy,
-			gnutls_cipher_algorithm_t preferred,
-			gnutls_cipher_algorithm_t *out,
-			GError **error)
-{
-	gboolean legacy_ok = policy == SCEP_CAPS_ALG_POLICY_ALLOW_LEGACY;
-	g_autofree gchar *offer = NULL;
-
-	g_return_val_if_fail(self != NULL, FALSE);
-	g_return_val_if_fail(out != NULL, FALSE);
-
-	offer = scep_caps_describe_offer(self, scep_caps_cipher_family);
-	if (preferred != GNUTLS_CIPHER_UNKNOWN) {
-		gboolean known = FALSE;
-		gboolean offered = scep_caps_cipher_offered(self, preferred, &known);
-		if (!known) {
-			g_set_error(error,
-				    SCEP_NDES_ERROR,
-				    SCEP_NDES_ERROR_UNSUPPORTED,
-				    "content cipher %s cannot be used for SCEP (server offers: %s)",
-				    scep_caps_cipher_name(preferred),
-				    offer);
-			return FALSE;
-		}
-		if (preferred == GNUTLS_CIPHER_DES_CBC && !legacy_ok) {
-			g_set_error(error,
-				    SCEP_NDES_ERROR,
-				    SCEP_NDES_ERROR_UNSUPPORTED,
-				    "content cipher %s is legacy and not allowed by policy (server "
-				    "offers: %s)",
-				    scep_caps_cipher_name(preferred),
-				    offer);
-			return FALSE;
-		}
-		if (!offered) {
-			g_set_error(error,
-				    SCEP_NDES_ERROR,
-				    SCEP_NDES_ERROR_UNSUPPORTED,
-				    "content cipher %s is configured but the server does not offer "
-				    "it (server offers: %s)",
-				    scep_caps_cipher_name(preferred),
-				    offer);
-			return FALSE;
-		}
-		*out = preferred;
-		return TRUE;
-	}
-
-	if (scep_caps_offers_aes(self)) {
-		*out = GNUTLS_CIPHER_AES_128_CBC;
-		return TRUE;
-	}
-	if (scep_caps_has(self, "DES3")) {
-		*out = GNUTLS_CIPHER_3DES_CBC;
-		return TRUE;
-	}
-	if (legacy_ok) {
-		*out = GNUTLS_CIPHER_DES_CBC;
-		return TRUE;
-	}
-	g_set_error(error,
-		    SCEP_NDES_ERROR,
-		    SCEP_NDES_ERROR_UNSUPPORTED,
-		    "server offers no acceptable content cipher (offers: %s); single DES would "
-		    "need the legacy policy",
-		    offer);
-	return FALSE;
-}
-
 static gboolean
-scep_caps_digest_offered(const ScepCaps *self, gnutls_digest_algorithm_t alg, gboolean *known)
+scep_caps_digest_offered(const ScepCaps *self, gint alg, gboolean *known)
 {
 	*known = TRUE;
 	switch (alg) {
@@ -334,10 +263,154 @@ scep_caps_digest_offered(const ScepCaps *self, gnutls_digest_algorithm_t alg, gb
 }
 
 static const gchar *
-scep_caps_digest_name(gnutls_digest_algorithm_t alg)
+scep_caps_digest_name(gint alg)
 {
-	const gchar *name = gnutls_digest_get_name(alg);
+	const gchar *name = gnutls_digest_get_name((gnutls_digest_algorithm_t)alg);
 	return name != NULL ? name : "unknown digest";
+}
+
+/*
+ * One algorithm family (content ciphers or digests): how its members are offered and named,
+ * and the order of automatic choice. Algorithm IDs are GnuTLS enum values, 0 = unknown.
+ */
+typedef struct {
+	const gchar *what;               /* "content cipher", "digest" */
+	const gchar *const *keywords;    /* the caps named in errors */
+	const gint *preference;          /* best first, 0-terminated; the legacy one last */
+	gint legacy;                     /* only with SCEP_CAPS_ALG_POLICY_ALLOW_LEGACY */
+	const gchar *legacy_description; /* "single DES", "MD5" */
+	gboolean (*offered)(const ScepCaps *self, gint alg, gboolean *known);
+	const gchar *(*name)(gint alg);
+} ScepCapsAlgFamily;
+
+static const gint scep_caps_cipher_preference[] = {
+	GNUTLS_CIPHER_AES_128_CBC, GNUTLS_CIPHER_3DES_CBC, GNUTLS_CIPHER_DES_CBC, 0
+};
+static const gint scep_caps_digest_preference[] = {
+	GNUTLS_DIG_SHA256, GNUTLS_DIG_SHA512, GNUTLS_DIG_SHA1, GNUTLS_DIG_MD5, 0
+};
+
+static const ScepCapsAlgFamily scep_caps_ciphers = {
+	.what = "content cipher",
+	.keywords = scep_caps_cipher_family,
+	.preference = scep_caps_cipher_preference,
+	.legacy = GNUTLS_CIPHER_DES_CBC,
+	.legacy_description = "single DES",
+	.offered = scep_caps_cipher_offered,
+	.name = scep_caps_cipher_name,
+};
+
+static const ScepCapsAlgFamily scep_caps_digests = {
+	.what = "digest",
+	.keywords = scep_caps_digest_family,
+	.preference = scep_caps_digest_preference,
+	.legacy = GNUTLS_DIG_MD5,
+	.legacy_description = "MD5",
+	.offered = scep_caps_digest_offered,
+	.name = scep_caps_digest_name,
+};
+
+/* a configured algorithm: usable for SCEP, allowed by @policy and offered by the server */
+static gboolean
+scep_caps_check_preferred(const ScepCaps *self,
+			  const ScepCapsAlgFamily *family,
+			  gboolean legacy_ok,
+			  gint preferred,
+			  const gchar *offer,
+			  GError **error)
+{
+	gboolean known = FALSE;
+	gboolean offered = family->offered(self, preferred, &known);
+	const gchar *name = family->name(preferred);
+
+	if (!known) {
+		g_set_error(error,
+			    SCEP_NDES_ERROR,
+			    SCEP_NDES_ERROR_UNSUPPORTED,
+			    "%s %s cannot be used for SCEP (server offers: %s)",
+			    family->what,
+			    name,
+			    offer);
+		return FALSE;
+	}
+	if (preferred == family->legacy && !legacy_ok) {
+		g_set_error(error,
+			    SCEP_NDES_ERROR,
+			    SCEP_NDES_ERROR_UNSUPPORTED,
+			    "%s %s is legacy and not allowed by policy (server offers: %s)",
+			    family->what,
+			    name,
+			    offer);
+		return FALSE;
+	}
+	if (!offered) {
+		g_set_error(
+		    error,
+		    SCEP_NDES_ERROR,
+		    SCEP_NDES_ERROR_UNSUPPORTED,
+		    "%s %s is configured but the server does not offer it (server offers: %s)",
+		    family->what,
+		    name,
+		    offer);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* @preferred when set and acceptable, else the best the server offers that @policy allows */
+static gboolean
+scep_caps_choose(const ScepCaps *self,
+		 const ScepCapsAlgFamily *family,
+		 ScepCapsAlgPolicy policy,
+		 gint preferred,
+		 gint *out,
+		 GError **error)
+{
+	gboolean legacy_ok = policy == SCEP_CAPS_ALG_POLICY_ALLOW_LEGACY;
+	g_autofree gchar *offer = scep_caps_describe_offer(self, family->keywords);
+
+	if (preferred != 0) {
+		if (!scep_caps_check_preferred(self, family, legacy_ok, preferred, offer, error))
+			return FALSE;
+		*out = preferred;
+		return TRUE;
+	}
+	for (guint i = 0; family->preference[i] != 0; i++) {
+		gint alg = family->preference[i];
+		gboolean known = FALSE;
+		if (alg == family->legacy && !legacy_ok)
+			continue;
+		if (family->offered(self, alg, &known)) {
+			*out = alg;
+			return TRUE;
+		}
+	}
+	g_set_error(error,
+		    SCEP_NDES_ERROR,
+		    SCEP_NDES_ERROR_UNSUPPORTED,
+		    "server offers no acceptable %s (offers: %s); %s would need the legacy policy",
+		    family->what,
+		    offer,
+		    family->legacy_description);
+	return FALSE;
+}
+
+gboolean
+scep_caps_choose_cipher(const ScepCaps *self,
+			ScepCapsAlgPolicy policy,
+			gnutls_cipher_algorithm_t preferred,
+			gnutls_cipher_algorithm_t *out,
+			GError **error)
+{
+	gint chosen = 0;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(out != NULL, FALSE);
+
+	if (!scep_caps_choose(self, &scep_caps_ciphers, policy, (gint)preferred, &chosen, error))
+		return FALSE;
+	*out = (gnutls_cipher_algorithm_t)chosen;
+	return TRUE;
 }
 
 gboolean
@@ -347,70 +420,13 @@ scep_caps_choose_digest(const ScepCaps *self,
 			gnutls_digest_algorithm_t *out,
 			GError **error)
 {
-	gboolean legacy_ok = policy == SCEP_CAPS_ALG_POLICY_ALLOW_LEGACY;
-	g_autofree gchar *offer = NULL;
+	gint chosen = 0;
 
 	g_return_val_if_fail(self != NULL, FALSE);
 	g_return_val_if_fail(out != NULL, FALSE);
 
-	offer = scep_caps_describe_offer(self, scep_caps_digest_family);
-	if (preferred != GNUTLS_DIG_UNKNOWN) {
-		gboolean known = FALSE;
-		gboolean offered = scep_caps_digest_offered(self, preferred, &known);
-		if (!known) {
-			g_set_error(error,
-				    SCEP_NDES_ERROR,
-				    SCEP_NDES_ERROR_UNSUPPORTED,
-				    "digest %s cannot be used for SCEP (server offers: %s)",
-				    scep_caps_digest_name(preferred),
-				    offer);
-			return FALSE;
-		}
-		if (preferred == GNUTLS_DIG_MD5 && !legacy_ok) {
-			g_set_error(
-			    error,
-			    SCEP_NDES_ERROR,
-			    SCEP_NDES_ERROR_UNSUPPORTED,
-			    "digest %s is legacy and not allowed by policy (server offers: %s)",
-			    scep_caps_digest_name(preferred),
-			    offer);
-			return FALSE;
-		}
-		if (!offered) {
-			g_set_error(error,
-				    SCEP_NDES_ERROR,
-				    SCEP_NDES_ERROR_UNSUPPORTED,
-				    "digest %s is configured but the server does not offer it "
-				    "(server offers: %s)",
-				    scep_caps_digest_name(preferred),
-				    offer);
-			return FALSE;
-		}
-		*out = preferred;
-		return TRUE;
-	}
-
-	if (scep_caps_has(self, "SHA-256") || scep_caps_is_scep_standard(self)) {
-		*out = GNUTLS_DIG_SHA256;
-		return TRUE;
-	}
-	if (scep_caps_has(self, "SHA-512")) {
-		*out = GNUTLS_DIG_SHA512;
-		return TRUE;
-	}
-	if (scep_caps_has(self, "SHA-1")) {
-		*out = GNUTLS_DIG_SHA1;
-		return TRUE;
-	}
-	if (legacy_ok) {
-		*out = GNUTLS_DIG_MD5;
-		return TRUE;
-	}
-	g_set_error(error,
-		    SCEP_NDES_ERROR,
-		    SCEP_NDES_ERROR_UNSUPPORTED,
-		    "server offers no acceptable digest (offers: %s); MD5 would need the legacy "
-		    "policy",
-		    offer);
-	return FALSE;
+	if (!scep_caps_choose(self, &scep_caps_digests, policy, (gint)preferred, &chosen, error))
+		return FALSE;
+	*out = (gnutls_digest_algorithm_t)chosen;
+	return TRUE;
 }

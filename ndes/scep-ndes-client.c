@@ -451,6 +451,46 @@ scep_ndes_client_fetch_ca_finish(ScepNdesClient *self, GAsyncResult *result, GEr
 	return g_task_propagate_boolean(G_TASK(result), error);
 }
 
+/* one step of an operation that needs the caps and CA certificates; owns @task */
+typedef void (*ScepNdesClientStep)(ScepNdesClient *self, GTask *task);
+
+typedef struct {
+	GTask *task; /* owned */
+	ScepNdesClientStep next;
+} ScepNdesWithCa;
+
+static void
+scep_ndes_client_with_ca_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autofree ScepNdesWithCa *with = user_data;
+	g_autoptr(GTask) task = with->task;
+	g_autoptr(GError) error = NULL;
+
+	if (!scep_ndes_client_fetch_ca_finish(SCEP_NDES_CLIENT(source), result, &error)) {
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	with->next(SCEP_NDES_CLIENT(source), g_steal_pointer(&task));
+}
+
+/* runs @next with @task_in (owned) once the caps and CA certificates are there, fetching
+ * them first when needed */
+static void
+scep_ndes_client_with_ca(ScepNdesClient *self, GTask *task_in, ScepNdesClientStep next)
+{
+	ScepNdesWithCa *with;
+
+	if (self->ca_certs != NULL && self->caps != NULL) {
+		next(self, task_in);
+		return;
+	}
+	with = g_new0(ScepNdesWithCa, 1);
+	with->task = task_in;
+	with->next = next;
+	scep_ndes_client_fetch_ca_async(
+	    self, g_task_get_cancellable(task_in), scep_ndes_client_with_ca_cb, with);
+}
+
 /* ---- one PKIOperation ---- */
 
 typedef enum {
@@ -748,14 +788,12 @@ scep_ndes_client_enroll_prepare(ScepNdesClient *self, ScepNdesOp *op, GError **e
 }
 
 static void
-scep_ndes_client_enroll_ca_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+scep_ndes_client_enroll_have_ca(ScepNdesClient *self, GTask *task_in)
 {
-	g_autoptr(GTask) task = G_TASK(user_data);
-	ScepNdesClient *self = SCEP_NDES_CLIENT(source);
+	g_autoptr(GTask) task = task_in;
 	g_autoptr(GError) error = NULL;
 
-	if (!scep_ndes_client_fetch_ca_finish(self, result, &error) ||
-	    !scep_ndes_client_enroll_prepare(self, g_task_get_task_data(task), &error)) {
+	if (!scep_ndes_client_enroll_prepare(self, g_task_get_task_data(task), &error)) {
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
 	}
@@ -842,16 +880,7 @@ scep_ndes_client_enroll_async(ScepNdesClient *self,
 		return;
 	}
 
-	if (self->ca_certs == NULL || self->caps == NULL) {
-		scep_ndes_client_fetch_ca_async(
-		    self, cancellable, scep_ndes_client_enroll_ca_cb, g_steal_pointer(&task));
-		return;
-	}
-	if (!scep_ndes_client_enroll_prepare(self, op, &error)) {
-		g_task_return_error(task, g_steal_pointer(&error));
-		return;
-	}
-	scep_ndes_client_send(self, g_steal_pointer(&task));
+	scep_ndes_client_with_ca(self, g_steal_pointer(&task), scep_ndes_client_enroll_have_ca);
 }
 
 ScepNdesOutcome *
@@ -997,19 +1026,6 @@ scep_ndes_client_next_ca_start(ScepNdesClient *self, GTask *task_in)
 	    self->transport, cancellable, scep_ndes_client_next_ca_cb, g_steal_pointer(&task));
 }
 
-static void
-scep_ndes_client_next_ca_fetched_cb(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-	g_autoptr(GTask) task = G_TASK(user_data);
-	ScepNdesClient *self = SCEP_NDES_CLIENT(source);
-	g_autoptr(GError) error = NULL;
-	if (!scep_ndes_client_fetch_ca_finish(self, result, &error)) {
-		g_task_return_error(task, g_steal_pointer(&error));
-		return;
-	}
-	scep_ndes_client_next_ca_start(self, g_steal_pointer(&task));
-}
-
 void
 scep_ndes_client_get_next_ca_async(ScepNdesClient *self,
 				   GCancellable *cancellable,
@@ -1020,12 +1036,7 @@ scep_ndes_client_get_next_ca_async(ScepNdesClient *self,
 	g_return_if_fail(SCEP_IS_NDES_CLIENT(self));
 	task = g_task_new(self, cancellable, callback, user_data);
 	g_task_set_source_tag(task, scep_ndes_client_get_next_ca_async);
-	if (self->ca_certs == NULL || self->caps == NULL) {
-		scep_ndes_client_fetch_ca_async(
-		    self, cancellable, scep_ndes_client_next_ca_fetched_cb, g_steal_pointer(&task));
-		return;
-	}
-	scep_ndes_client_next_ca_start(self, g_steal_pointer(&task));
+	scep_ndes_client_with_ca(self, g_steal_pointer(&task), scep_ndes_client_next_ca_start);
 }
 
 ScepCaCerts *
@@ -1091,6 +1102,7 @@ static void
 scep_ndes_client_query_key_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	g_autoptr(GTask) task = G_TASK(user_data);
+	ScepNdesClient *self = g_task_get_source_object(task);
 	ScepNdesOp *op = g_task_get_task_data(task);
 	g_autoptr(GError) error = NULL;
 	op->signer_key = scep_csr_generate_key_finish(result, &error);
@@ -1098,7 +1110,8 @@ scep_ndes_client_query_key_cb(GObject *source, GAsyncResult *result, gpointer us
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
 	}
-	scep_ndes_client_query_ready(g_task_get_source_object(task), g_steal_pointer(&task));
+	/* not g_task_get_source_object(task) in the call: argument order is unspecified */
+	scep_ndes_client_query_ready(self, g_steal_pointer(&task));
 }
 
 static void
@@ -1115,18 +1128,7 @@ scep_ndes_client_query_have_ca(ScepNdesClient *self, GTask *task_in)
 	scep_ndes_client_query_ready(self, g_steal_pointer(&task));
 }
 
-static void
-scep_ndes_client_query_ca_cb(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-	g_autoptr(GTask) task = G_TASK(user_data);
-	g_autoptr(GError) error = NULL;
-	if (!scep_ndes_client_fetch_ca_finish(SCEP_NDES_CLIENT(source), result, &error)) {
-		g_task_return_error(task, g_steal_pointer(&error));
-		return;
-	}
-	scep_ndes_client_query_have_ca(SCEP_NDES_CLIENT(source), g_steal_pointer(&task));
-}
-
+/* GetCert or GetCRL by @kind; the source tag is the public function's */
 static void
 scep_ndes_client_query_async(ScepNdesClient *self,
 			     ScepNdesOpKind kind,
@@ -1135,14 +1137,21 @@ scep_ndes_client_query_async(ScepNdesClient *self,
 			     gnutls_privkey_t signer_key,
 			     GCancellable *cancellable,
 			     GAsyncReadyCallback callback,
-			     gpointer user_data,
-			     gpointer source_tag)
+			     gpointer user_data)
 {
-	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
+	g_autoptr(GTask) task = NULL;
 	g_autoptr(GError) error = NULL;
-	ScepNdesOp *op = g_new0(ScepNdesOp, 1);
+	ScepNdesOp *op = NULL;
 
-	g_task_set_source_tag(task, source_tag);
+	g_return_if_fail(SCEP_IS_NDES_CLIENT(self));
+	g_return_if_fail(serial != NULL);
+
+	task = g_task_new(self, cancellable, callback, user_data);
+	g_task_set_source_tag(task,
+			      kind == SCEP_NDES_OP_GET_CERT
+				  ? (gpointer)scep_ndes_client_get_cert_async
+				  : (gpointer)scep_ndes_client_get_crl_async);
+	op = g_new0(ScepNdesOp, 1);
 	op->kind = kind;
 	op->message_type =
 	    kind == SCEP_NDES_OP_GET_CERT ? SCEP_MESSAGE_TYPE_GET_CERT : SCEP_MESSAGE_TYPE_GET_CRL;
@@ -1166,12 +1175,18 @@ scep_ndes_client_query_async(ScepNdesClient *self,
 			return;
 		}
 	}
-	if (self->ca_certs == NULL || self->caps == NULL) {
-		scep_ndes_client_fetch_ca_async(
-		    self, cancellable, scep_ndes_client_query_ca_cb, g_steal_pointer(&task));
-		return;
-	}
-	scep_ndes_client_query_have_ca(self, g_steal_pointer(&task));
+	scep_ndes_client_with_ca(self, g_steal_pointer(&task), scep_ndes_client_query_have_ca);
+}
+
+static GPtrArray *
+scep_ndes_client_query_finish(ScepNdesClient *self,
+			      GAsyncResult *result,
+			      gpointer source_tag,
+			      GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(result, self), NULL);
+	g_return_val_if_fail(g_async_result_is_tagged(result, source_tag), NULL);
+	return g_task_propagate_pointer(G_TASK(result), error);
 }
 
 void
@@ -1183,8 +1198,6 @@ scep_ndes_client_get_cert_async(ScepNdesClient *self,
 				GAsyncReadyCallback callback,
 				gpointer user_data)
 {
-	g_return_if_fail(SCEP_IS_NDES_CLIENT(self));
-	g_return_if_fail(serial != NULL);
 	scep_ndes_client_query_async(self,
 				     SCEP_NDES_OP_GET_CERT,
 				     serial,
@@ -1192,15 +1205,13 @@ scep_ndes_client_get_cert_async(ScepNdesClient *self,
 				     signer_key,
 				     cancellable,
 				     callback,
-				     user_data,
-				     scep_ndes_client_get_cert_async);
+				     user_data);
 }
 
 GPtrArray *
 scep_ndes_client_get_cert_finish(ScepNdesClient *self, GAsyncResult *result, GError **error)
 {
-	g_return_val_if_fail(g_task_is_valid(result, self), NULL);
-	return g_task_propagate_pointer(G_TASK(result), error);
+	return scep_ndes_client_query_finish(self, result, scep_ndes_client_get_cert_async, error);
 }
 
 void
@@ -1212,8 +1223,6 @@ scep_ndes_client_get_crl_async(ScepNdesClient *self,
 			       GAsyncReadyCallback callback,
 			       gpointer user_data)
 {
-	g_return_if_fail(SCEP_IS_NDES_CLIENT(self));
-	g_return_if_fail(serial != NULL);
 	scep_ndes_client_query_async(self,
 				     SCEP_NDES_OP_GET_CRL,
 				     serial,
@@ -1221,13 +1230,11 @@ scep_ndes_client_get_crl_async(ScepNdesClient *self,
 				     signer_key,
 				     cancellable,
 				     callback,
-				     user_data,
-				     scep_ndes_client_get_crl_async);
+				     user_data);
 }
 
 GPtrArray *
 scep_ndes_client_get_crl_finish(ScepNdesClient *self, GAsyncResult *result, GError **error)
 {
-	g_return_val_if_fail(g_task_is_valid(result, self), NULL);
-	return g_task_propagate_pointer(G_TASK(result), error);
+	return scep_ndes_client_query_finish(self, result, scep_ndes_client_get_crl_async, error);
 }

@@ -983,6 +983,43 @@ scep_transport_request_start(ScepTransport *self,
 	scep_transport_request_send(g_steal_pointer(&task));
 }
 
+/* GET `?operation=@operation&message=<CA identifier>`, the identifier URL-escaped; when
+ * @always_ident is FALSE the message parameter is left out without an identifier */
+static void
+scep_transport_start_ca_operation(ScepTransport *self,
+				  ScepTransportKind kind,
+				  const gchar *operation,
+				  gboolean always_ident,
+				  GCancellable *cancellable,
+				  GAsyncReadyCallback callback,
+				  gpointer user_data,
+				  gpointer source_tag)
+{
+	g_autofree gchar *ident = NULL;
+
+	if (self->ca_ident != NULL || always_ident)
+		ident =
+		    g_uri_escape_string(self->ca_ident != NULL ? self->ca_ident : "", NULL, FALSE);
+	scep_transport_request_start(self,
+				     scep_transport_request_new(self, kind, operation, ident),
+				     cancellable,
+				     callback,
+				     user_data,
+				     source_tag);
+}
+
+static gpointer
+scep_transport_operation_finish(ScepTransport *self,
+				GAsyncResult *result,
+				gpointer source_tag,
+				GError **error)
+{
+	g_return_val_if_fail(SCEP_IS_TRANSPORT(self), NULL);
+	g_return_val_if_fail(g_task_is_valid(result, self), NULL);
+	g_return_val_if_fail(g_async_result_is_tagged(result, source_tag), NULL);
+	return g_task_propagate_pointer(G_TASK(result), error);
+}
+
 /**
  * scep_transport_get_ca_caps_async:
  *
@@ -995,20 +1032,16 @@ scep_transport_get_ca_caps_async(ScepTransport *self,
 				 GAsyncReadyCallback callback,
 				 gpointer user_data)
 {
-	g_autofree gchar *ident = NULL;
-
 	g_return_if_fail(SCEP_IS_TRANSPORT(self));
 	g_return_if_fail(self->uri != NULL);
-
-	if (self->ca_ident != NULL)
-		ident = g_uri_escape_string(self->ca_ident, NULL, FALSE);
-	scep_transport_request_start(
-	    self,
-	    scep_transport_request_new(self, SCEP_TRANSPORT_KIND_CA_CAPS, "GetCACaps", ident),
-	    cancellable,
-	    callback,
-	    user_data,
-	    scep_transport_get_ca_caps_async);
+	scep_transport_start_ca_operation(self,
+					  SCEP_TRANSPORT_KIND_CA_CAPS,
+					  "GetCACaps",
+					  FALSE,
+					  cancellable,
+					  callback,
+					  user_data,
+					  scep_transport_get_ca_caps_async);
 }
 
 /**
@@ -1019,11 +1052,8 @@ scep_transport_get_ca_caps_async(ScepTransport *self,
 gchar *
 scep_transport_get_ca_caps_finish(ScepTransport *self, GAsyncResult *result, GError **error)
 {
-	g_return_val_if_fail(SCEP_IS_TRANSPORT(self), NULL);
-	g_return_val_if_fail(g_task_is_valid(result, self), NULL);
-	g_return_val_if_fail(g_async_result_is_tagged(result, scep_transport_get_ca_caps_async),
-			     NULL);
-	return g_task_propagate_pointer(G_TASK(result), error);
+	return scep_transport_operation_finish(
+	    self, result, scep_transport_get_ca_caps_async, error);
 }
 
 /**
@@ -1039,29 +1069,23 @@ scep_transport_get_ca_cert_async(ScepTransport *self,
 				 GAsyncReadyCallback callback,
 				 gpointer user_data)
 {
-	g_autofree gchar *ident = NULL;
-
 	g_return_if_fail(SCEP_IS_TRANSPORT(self));
 	g_return_if_fail(self->uri != NULL);
-
-	ident = g_uri_escape_string(self->ca_ident != NULL ? self->ca_ident : "", NULL, FALSE);
-	scep_transport_request_start(
-	    self,
-	    scep_transport_request_new(self, SCEP_TRANSPORT_KIND_CA_CERT, "GetCACert", ident),
-	    cancellable,
-	    callback,
-	    user_data,
-	    scep_transport_get_ca_cert_async);
+	scep_transport_start_ca_operation(self,
+					  SCEP_TRANSPORT_KIND_CA_CERT,
+					  "GetCACert",
+					  TRUE,
+					  cancellable,
+					  callback,
+					  user_data,
+					  scep_transport_get_ca_cert_async);
 }
 
 ScepTransportReply *
 scep_transport_get_ca_cert_finish(ScepTransport *self, GAsyncResult *result, GError **error)
 {
-	g_return_val_if_fail(SCEP_IS_TRANSPORT(self), NULL);
-	g_return_val_if_fail(g_task_is_valid(result, self), NULL);
-	g_return_val_if_fail(g_async_result_is_tagged(result, scep_transport_get_ca_cert_async),
-			     NULL);
-	return g_task_propagate_pointer(G_TASK(result), error);
+	return scep_transport_operation_finish(
+	    self, result, scep_transport_get_ca_cert_async, error);
 }
 
 /**
@@ -1076,30 +1100,23 @@ scep_transport_get_next_ca_cert_async(ScepTransport *self,
 				      GAsyncReadyCallback callback,
 				      gpointer user_data)
 {
-	g_autofree gchar *ident = NULL;
-
 	g_return_if_fail(SCEP_IS_TRANSPORT(self));
 	g_return_if_fail(self->uri != NULL);
-
-	ident = g_uri_escape_string(self->ca_ident != NULL ? self->ca_ident : "", NULL, FALSE);
-	scep_transport_request_start(
-	    self,
-	    scep_transport_request_new(
-		self, SCEP_TRANSPORT_KIND_NEXT_CA_CERT, "GetNextCACert", ident),
-	    cancellable,
-	    callback,
-	    user_data,
-	    scep_transport_get_next_ca_cert_async);
+	scep_transport_start_ca_operation(self,
+					  SCEP_TRANSPORT_KIND_NEXT_CA_CERT,
+					  "GetNextCACert",
+					  TRUE,
+					  cancellable,
+					  callback,
+					  user_data,
+					  scep_transport_get_next_ca_cert_async);
 }
 
 ScepTransportReply *
 scep_transport_get_next_ca_cert_finish(ScepTransport *self, GAsyncResult *result, GError **error)
 {
-	g_return_val_if_fail(SCEP_IS_TRANSPORT(self), NULL);
-	g_return_val_if_fail(g_task_is_valid(result, self), NULL);
-	g_return_val_if_fail(
-	    g_async_result_is_tagged(result, scep_transport_get_next_ca_cert_async), NULL);
-	return g_task_propagate_pointer(G_TASK(result), error);
+	return scep_transport_operation_finish(
+	    self, result, scep_transport_get_next_ca_cert_async, error);
 }
 
 /**
@@ -1159,11 +1176,8 @@ scep_transport_pki_operation_async(ScepTransport *self,
 ScepTransportReply *
 scep_transport_pki_operation_finish(ScepTransport *self, GAsyncResult *result, GError **error)
 {
-	g_return_val_if_fail(SCEP_IS_TRANSPORT(self), NULL);
-	g_return_val_if_fail(g_task_is_valid(result, self), NULL);
-	g_return_val_if_fail(g_async_result_is_tagged(result, scep_transport_pki_operation_async),
-			     NULL);
-	return g_task_propagate_pointer(G_TASK(result), error);
+	return scep_transport_operation_finish(
+	    self, result, scep_transport_pki_operation_async, error);
 }
 
 /**

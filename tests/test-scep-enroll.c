@@ -592,6 +592,41 @@ test_responder_replay(void)
 	g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_BAD_RESPONSE);
 }
 
+/*
+ * A replay inside one transaction: the poll is answered with the PENDING CertRep of the
+ * PKCSReq, byte for byte. Its transactionID and signature are right; only its recipientNonce
+ * (the PKCSReq's senderNonce, not the CertPoll's) gives it away.
+ */
+static void
+test_responder_replay_same_transaction(void)
+{
+	g_autoptr(ScepTestResponder) responder = responder_start(NULL);
+	g_autoptr(ScepNdesClient) client = responder_client(responder);
+	g_auto(gnutls_privkey_t) key = test_key();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(ScepNdesOutcome) first = NULL;
+	g_autoptr(ScepNdesOutcome) second = NULL;
+	g_autofree gchar *tid = NULL;
+
+	responder_script(responder, "[{\"status\": \"pending\"}, {\"hostile\": \"replay\"}]");
+	first = enroll(
+	    client, "CN=replay-poll", NULL, key, SCEP_MESSAGE_TYPE_PKCS_REQ, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(first->status, ==, SCEP_NDES_STATUS_PENDING);
+	second = poll_once(client, first->pending, &error);
+	g_assert_null(second);
+	g_test_message("replay within the transaction: %s", error->message);
+	g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_BAD_RESPONSE);
+	g_assert_nonnull(strstr(error->message, "recipientNonce"));
+	/* the responder did replay, to a CertPoll of the same transaction */
+	g_assert_cmpint(
+	    scep_test_responder_count_in_log(responder, "\"answer\": \"replay\"", NULL), ==, 1);
+	g_assert_cmpint(
+	    scep_test_responder_count_in_log(responder, "\"message_type\": 20", NULL), ==, 1);
+	tid = g_strdup_printf("\"transaction_id\": \"%s\"", first->transaction_id);
+	g_assert_cmpint(scep_test_responder_count_in_log(responder, tid, NULL), ==, 2);
+}
+
 static void
 test_responder_scepctl_hostile(gconstpointer data)
 {
@@ -684,6 +719,8 @@ main(int argc, char **argv)
 		g_test_add_data_func(name, &hostile_cases[i], test_responder_hostile);
 	}
 	g_test_add_func("/scep/enroll/responder/hostile/replay", test_responder_replay);
+	g_test_add_func("/scep/enroll/responder/hostile/replay-same-transaction",
+			test_responder_replay_same_transaction);
 	g_test_add_data_func("/scep/enroll/responder/scepctl-hostile/html-200",
 			     "[{\"hostile\": \"html-200\"}]",
 			     test_responder_scepctl_hostile);

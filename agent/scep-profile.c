@@ -1,0 +1,1695 @@
+#include "config.h"
+
+#include "scep-profile.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <string.h>
+
+#include "scep-cert-store.h"
+#include "scep-gnutls-common.h"
+#include "scep-ndes-client.h"
+#include "scep-ndes-error.h"
+#include "scep-post-install.h"
+#include "scep-settings-map.h"
+#include "scep-state.h"
+
+#define SCEP_PROFILE_DAY         (24 * 3600)
+#define SCEP_PROFILE_MAX_BACKOFF (24 * 3600)
+#define SCEP_PROFILE_MAX_JITTER  3600
+
+typedef enum {
+	SCEP_PROFILE_OP_NONE,
+	SCEP_PROFILE_OP_ENROLL,     /* nothing installed: first enrollment */
+	SCEP_PROFILE_OP_RENEW,      /* signed with the current certificate */
+	SCEP_PROFILE_OP_START_OVER, /* a certificate exists but enrolls again like the first time */
+	SCEP_PROFILE_OP_POLL,       /* CertPoll of a pending request */
+} ScepProfileOp;
+
+struct _ScepProfile {
+	GObject parent_instance;
+	guint instance;
+	gchar *name;
+	gchar *state_dir;
+	gchar *dir;
+	gchar *state_path;
+	ScepClock *clock;
+	gulong jump_id;
+	ScepRegistrySnapshot *snapshot; /* owned, nullable */
+	const ScepSettings *settings;   /* borrowed from snapshot, NULL when invalid */
+	gchar *invalid_reason;
+	gboolean started;
+	gboolean stopped;
+
+	ScepProfileState state;
+	gchar *reason;
+	ScepState *persist; /* owned; what goes into the state file */
+
+	ScepCertPaths *paths;
+	gnutls_x509_crt_t cert;
+	gnutls_privkey_t key;
+	gchar *subject;
+	gchar *issuer;
+	gchar *serial;
+	gint64 not_before;
+	gint64 not_after;
+	gint64 renewal_time;
+	gchar *ca_fingerprint;
+
+	guint deadline_id;
+	gint64 next_wake;
+	gboolean reenroll_requested;
+	gboolean resume_poll;
+
+	/* the operation in flight */
+	ScepProfileOp op;
+	GCancellable *cancellable;
+	ScepNdesClient *client;
+	gnutls_privkey_t new_key;
+	GPtrArray *waiters; /* of GTask */
+	GCancellable *post_cancellable;
+};
+
+G_DEFINE_TYPE(ScepProfile, scep_profile, G_TYPE_OBJECT)
+
+enum {
+	PROP_0,
+	PROP_NAME,
+	PROP_INSTANCE,
+	PROP_ENABLED,
+	PROP_STATE,
+	PROP_REASON,
+	PROP_SUBJECT,
+	PROP_ISSUER,
+	PROP_SERIAL,
+	PROP_NOT_BEFORE,
+	PROP_NOT_AFTER,
+	PROP_RENEWAL_TIME,
+	PROP_NEXT_ATTEMPT,
+	PROP_ATTEMPT,
+	PROP_LAST_ERROR,
+	PROP_LAST_ERROR_NAME,
+	PROP_LAST_ATTEMPT,
+	PROP_RENEWAL_METHOD,
+	PROP_CA_FINGERPRINT,
+	PROP_CERT_PATH,
+	PROP_KEY_PATH,
+	PROP_CHAIN_PATH,
+	PROP_TRANSACTION_ID,
+	PROP_LAST
+};
+static GParamSpec *props[PROP_LAST] = { NULL };
+
+enum { SIGNAL_STATE_CHANGED, SIGNAL_POST_INSTALL_FINISHED, SIGNAL_LAST };
+static guint signals[SIGNAL_LAST] = { 0 };
+
+static void scep_profile_evaluate(ScepProfile *self);
+static void scep_profile_op_begin(ScepProfile *self, ScepProfileOp op, const gchar *why);
+static void scep_profile_op_fail(ScepProfile *self, GError *error);
+
+static const gchar *const scep_profile_state_names[] = {
+	"disabled", "unconfigured", "fetching-ca", "challenge", "generating-key", "submitting",
+	"pending",  "valid",        "renewing",    "rejected",  "failed",
+};
+
+const gchar *
+scep_profile_state_to_string(ScepProfileState state)
+{
+	if ((guint)state < G_N_ELEMENTS(scep_profile_state_names))
+		return scep_profile_state_names[state];
+	return "unknown";
+}
+
+ScepProfileChange
+scep_profile_change_from_string(const gchar *change)
+{
+	if (g_strcmp0(change, "enable") == 0)
+		return SCEP_PROFILE_CHANGE_ENABLE;
+	if (g_strcmp0(change, "next-operation") == 0)
+		return SCEP_PROFILE_CHANGE_NEXT_OPERATION;
+	if (g_strcmp0(change, "reschedule") == 0)
+		return SCEP_PROFILE_CHANGE_RESCHEDULE;
+	if (g_strcmp0(change, "re-enroll") == 0)
+		return SCEP_PROFILE_CHANGE_RE_ENROLL;
+	if (g_strcmp0(change, "reinstall") == 0)
+		return SCEP_PROFILE_CHANGE_REINSTALL;
+	return SCEP_PROFILE_CHANGE_NONE;
+}
+
+static const gchar *
+scep_profile_op_to_string(ScepProfileOp op)
+{
+	switch (op) {
+	case SCEP_PROFILE_OP_ENROLL:
+		return "enroll";
+	case SCEP_PROFILE_OP_RENEW:
+		return "renew";
+	case SCEP_PROFILE_OP_START_OVER:
+		return "start-over";
+	case SCEP_PROFILE_OP_POLL:
+		return "poll";
+	default:
+		return NULL;
+	}
+}
+
+static gchar *
+scep_profile_time_to_string(gint64 t)
+{
+	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(t);
+	return dt != NULL ? g_date_time_format_iso8601(dt)
+			  : g_strdup_printf("%" G_GINT64_FORMAT, t);
+}
+
+/* ---- persistence ---- */
+
+static void
+scep_profile_save(ScepProfile *self)
+{
+	g_autoptr(GError) error = NULL;
+	if (!self->started)
+		return;
+	self->persist->state = (gint)self->state;
+	g_free(self->persist->reason);
+	self->persist->reason = g_strdup(self->reason);
+	if (g_mkdir_with_parents(self->dir, 0700) != 0) {
+		g_warning(
+		    "profile %s: cannot create %s: %s", self->name, self->dir, g_strerror(errno));
+		return;
+	}
+	if (!scep_state_save(self->persist, self->state_path, &error))
+		g_warning("profile %s: state not saved: %s", self->name, error->message);
+}
+
+/* ---- the one transition function ---- */
+
+void
+scep_profile_set_state(ScepProfile *self, ScepProfileState state, const gchar *reason)
+{
+	ScepProfileState old;
+	g_return_if_fail(SCEP_IS_PROFILE(self));
+
+	old = self->state;
+	if (old == state && g_strcmp0(reason, self->reason) == 0)
+		return;
+	self->state = state;
+	g_free(self->reason);
+	self->reason = g_strdup(reason != NULL ? reason : "");
+	g_message("profile %s: %s -> %s: %s",
+		  self->name,
+		  scep_profile_state_to_string(old),
+		  scep_profile_state_to_string(state),
+		  self->reason);
+	scep_profile_save(self);
+	g_object_freeze_notify(G_OBJECT(self));
+	if (old != state)
+		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_STATE]);
+	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_REASON]);
+	g_object_thaw_notify(G_OBJECT(self));
+	g_signal_emit(
+	    self, signals[SIGNAL_STATE_CHANGED], 0, (guint)old, (guint)state, self->reason);
+}
+
+/* ---- the installed pair ---- */
+
+static void
+scep_profile_clear_cert(ScepProfile *self)
+{
+	g_clear_pointer(&self->cert, gnutls_x509_crt_deinit);
+	g_clear_pointer(&self->key, gnutls_privkey_deinit);
+	g_clear_pointer(&self->subject, g_free);
+	g_clear_pointer(&self->issuer, g_free);
+	g_clear_pointer(&self->serial, g_free);
+	self->not_before = 0;
+	self->not_after = 0;
+	self->renewal_time = 0;
+}
+
+static gint64
+scep_profile_compute_renewal_time(ScepProfile *self)
+{
+	gint64 lifetime = self->not_after - self->not_before;
+	gint64 t = self->not_after;
+	gint64 jitter_max;
+	gint64 jitter = 0;
+	g_autofree gchar *seed_text = NULL;
+	g_autoptr(GRand) rand = NULL;
+
+	if (self->settings == NULL || lifetime <= 0)
+		return self->not_after;
+	t = self->not_after - self->settings->renewal_period * SCEP_PROFILE_DAY;
+	if (self->settings->renewal_threshold_percent > 0)
+		t = MIN(t,
+			self->not_before +
+			    lifetime * self->settings->renewal_threshold_percent / 100);
+	/* a lifetime shorter than renewal_period would renew right after every installation */
+	t = MAX(t, self->not_before + lifetime / 2);
+	/* deterministic per instance and certificate: stable across restarts, spread in a fleet */
+	jitter_max = MIN(SCEP_PROFILE_MAX_JITTER, lifetime / 100);
+	if (jitter_max > 0) {
+		seed_text =
+		    g_strdup_printf("%s/%s", self->name, self->serial != NULL ? self->serial : "");
+		rand = g_rand_new_with_seed(g_str_hash(seed_text));
+		jitter = (gint64)g_rand_double_range(rand, 0, (gdouble)jitter_max);
+	}
+	return MAX(self->not_before, t - jitter);
+}
+
+static gchar *
+scep_profile_crt_dn(gnutls_x509_crt_t crt, gboolean issuer)
+{
+	g_auto(ScepGnutlsDatum) dn = { NULL, 0 };
+	gint rc = issuer ? gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0)
+			 : gnutls_x509_crt_get_dn3(crt, &dn, 0);
+	return rc < 0 ? g_strdup("") : g_strndup((const gchar *)dn.data, dn.size);
+}
+
+static void
+scep_profile_notify_cert(ScepProfile *self)
+{
+	g_object_freeze_notify(G_OBJECT(self));
+	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_SUBJECT]);
+	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_ISSUER]);
+	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_SERIAL]);
+	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_NOT_BEFORE]);
+	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_NOT_AFTER]);
+	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_RENEWAL_TIME]);
+	g_object_thaw_notify(G_OBJECT(self));
+}
+
+/* the installed pair; FALSE (quietly) when there is none or it is unusable */
+static gboolean
+scep_profile_load_cert(ScepProfile *self)
+{
+	g_autoptr(GError) error = NULL;
+	guchar serial[64];
+	size_t serial_len = sizeof(serial);
+
+	scep_profile_clear_cert(self);
+	if (!scep_cert_store_load(self->paths, &self->cert, &self->key, &error)) {
+		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+			g_warning("profile %s: installed certificate unusable: %s",
+				  self->name,
+				  error->message);
+		scep_profile_notify_cert(self);
+		return FALSE;
+	}
+	self->subject = scep_profile_crt_dn(self->cert, FALSE);
+	self->issuer = scep_profile_crt_dn(self->cert, TRUE);
+	if (gnutls_x509_crt_get_serial(self->cert, serial, &serial_len) >= 0) {
+		GString *hex = g_string_new(NULL);
+		for (gsize i = 0; i < serial_len; i++)
+			g_string_append_printf(hex, "%02X", serial[i]);
+		self->serial = g_string_free(hex, FALSE);
+	}
+	self->not_before = gnutls_x509_crt_get_activation_time(self->cert);
+	self->not_after = gnutls_x509_crt_get_expiration_time(self->cert);
+	self->renewal_time = scep_profile_compute_renewal_time(self);
+	scep_profile_notify_cert(self);
+	return TRUE;
+}
+
+/* ---- deadlines ---- */
+
+static gboolean
+scep_profile_deadline_cb(gpointer user_data)
+{
+	ScepProfile *self = SCEP_PROFILE(user_data);
+	self->deadline_id = 0;
+	scep_profile_evaluate(self);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+scep_profile_clear_deadline(ScepProfile *self)
+{
+	if (self->deadline_id != 0) {
+		scep_clock_remove(self->clock, self->deadline_id);
+		self->deadline_id = 0;
+	}
+}
+
+/* re-evaluate at @when (wall clock) */
+static void
+scep_profile_plan(ScepProfile *self, gint64 when)
+{
+	scep_profile_clear_deadline(self);
+	self->deadline_id =
+	    scep_clock_add_deadline(self->clock, when, scep_profile_deadline_cb, self, NULL);
+	if (self->next_wake != when) {
+		g_autofree gchar *iso = scep_profile_time_to_string(when);
+		g_debug("profile %s: next check at %s", self->name, iso);
+		self->next_wake = when;
+		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_NEXT_ATTEMPT]);
+	}
+}
+
+/* ---- settings ---- */
+
+static ScepCertPaths *
+scep_profile_make_paths(ScepProfile *self)
+{
+	const ScepSettings *s = self->settings;
+	g_autofree gchar *key = g_build_filename(self->dir, "key.pem", NULL);
+	g_autofree gchar *cert = g_build_filename(self->dir, "cert.pem", NULL);
+	g_autofree gchar *chain = g_build_filename(self->dir, "chain.pem", NULL);
+	return scep_cert_paths_new(s != NULL && s->key_file[0] != '\0' ? s->key_file : key,
+				   s != NULL && s->cert_file[0] != '\0' ? s->cert_file : cert,
+				   s != NULL && s->chain_file[0] != '\0' ? s->chain_file : chain);
+}
+
+static gboolean
+scep_profile_paths_equal(const ScepCertPaths *a, const ScepCertPaths *b)
+{
+	return g_strcmp0(a->key_path, b->key_path) == 0 &&
+	       g_strcmp0(a->cert_path, b->cert_path) == 0 &&
+	       g_strcmp0(a->chain_path, b->chain_path) == 0;
+}
+
+static GBytes *
+scep_profile_read_file(const gchar *path, gboolean secret, GError **error)
+{
+	gchar *data = NULL;
+	gsize len = 0;
+	GBytes *bytes;
+	if (!g_file_get_contents(path, &data, &len, error))
+		return NULL;
+	if (!secret)
+		return g_bytes_new_take(data, len);
+	bytes = scep_pending_secret_bytes_new(data, len);
+	gnutls_memset(data, 0, len);
+	g_free(data);
+	return bytes;
+}
+
+/* key, certificate and chain from @old to the current paths, through the crash-safe store */
+static void
+scep_profile_reinstall(ScepProfile *self, const ScepCertPaths *old)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) key = NULL;
+	g_autoptr(GBytes) cert = NULL;
+	g_autoptr(GBytes) chain = NULL;
+
+	if (!scep_cert_store_load(old, NULL, NULL, NULL))
+		return;
+	key = scep_profile_read_file(old->key_path, TRUE, &error);
+	if (key != NULL)
+		cert = scep_profile_read_file(old->cert_path, FALSE, &error);
+	if (cert != NULL && old->chain_path != NULL)
+		chain = scep_profile_read_file(old->chain_path, FALSE, NULL);
+	if (cert == NULL ||
+	    !scep_cert_store_install(self->dir, self->paths, key, cert, chain, &error)) {
+		g_warning("profile %s: certificate not moved to %s: %s",
+			  self->name,
+			  self->paths->cert_path,
+			  error->message);
+		return;
+	}
+	g_message("profile %s: certificate and key moved to %s and %s",
+		  self->name,
+		  self->paths->cert_path,
+		  self->paths->key_path);
+}
+
+void
+scep_profile_set_settings(ScepProfile *self,
+			  ScepRegistrySnapshot *snapshot,
+			  ScepProfileChange changes)
+{
+	g_autoptr(ScepCertPaths) old_paths = NULL;
+	g_return_if_fail(SCEP_IS_PROFILE(self));
+
+	if (snapshot != NULL)
+		scep_registry_snapshot_ref(snapshot);
+	g_clear_pointer(&self->snapshot, scep_registry_snapshot_unref);
+	self->snapshot = snapshot;
+	self->settings =
+	    snapshot != NULL ? scep_registry_snapshot_get_settings(snapshot, self->instance) : NULL;
+	g_free(self->invalid_reason);
+	self->invalid_reason =
+	    snapshot != NULL
+		? g_strdup(scep_registry_snapshot_get_invalid_reason(snapshot, self->instance))
+		: NULL;
+	old_paths = g_steal_pointer(&self->paths);
+	self->paths = scep_profile_make_paths(self);
+	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_ENABLED]);
+	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_RENEWAL_METHOD]);
+	if (!self->started)
+		return;
+
+	if (old_paths != NULL && !scep_profile_paths_equal(old_paths, self->paths)) {
+		scep_profile_reinstall(self, old_paths);
+		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_CERT_PATH]);
+		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_KEY_PATH]);
+		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_CHAIN_PATH]);
+	}
+	if (self->op == SCEP_PROFILE_OP_NONE || self->op == SCEP_PROFILE_OP_POLL)
+		scep_profile_load_cert(self);
+	if ((changes & SCEP_PROFILE_CHANGE_RE_ENROLL) != 0) {
+		g_autoptr(GBytes) stale = g_steal_pointer(&self->persist->new_key_pem);
+		if (self->cert != NULL)
+			self->reenroll_requested = TRUE;
+		if (self->persist->pending != NULL) {
+			g_message("profile %s: pending transaction %s dropped: the request changed",
+				  self->name,
+				  self->persist->pending->transaction_id);
+			g_clear_pointer(&self->persist->pending, scep_pending_free);
+		}
+	}
+	if ((changes & (SCEP_PROFILE_CHANGE_RE_ENROLL | SCEP_PROFILE_CHANGE_NEXT_OPERATION |
+			SCEP_PROFILE_CHANGE_ENABLE)) != 0) {
+		/* what failed may work with the new settings: no waiting for the back-off */
+		self->persist->attempt = 0;
+		self->persist->next_attempt = 0;
+	}
+	if (self->settings == NULL || !self->settings->enabled) {
+		if (self->op != SCEP_PROFILE_OP_NONE)
+			g_cancellable_cancel(self->cancellable);
+	}
+	if (self->op == SCEP_PROFILE_OP_NONE || self->op == SCEP_PROFILE_OP_POLL ||
+	    self->settings == NULL || !self->settings->enabled)
+		scep_profile_evaluate(self);
+}
+
+/* ---- the operation ---- */
+
+static void
+scep_profile_complete_waiters(ScepProfile *self, const GError *error)
+{
+	g_autoptr(GPtrArray) waiters = g_steal_pointer(&self->waiters);
+	self->waiters = g_ptr_array_new_with_free_func(g_object_unref);
+	for (guint i = 0; i < waiters->len; i++) {
+		GTask *task = g_ptr_array_index(waiters, i);
+		if (error != NULL)
+			g_task_return_error(task, g_error_copy(error));
+		else
+			g_task_return_boolean(task, TRUE);
+	}
+}
+
+static void
+scep_profile_op_end(ScepProfile *self)
+{
+	self->op = SCEP_PROFILE_OP_NONE;
+	g_clear_object(&self->cancellable);
+	g_clear_object(&self->client);
+	g_clear_pointer(&self->new_key, gnutls_privkey_deinit);
+}
+
+static const gchar *
+scep_profile_error_name(const GError *error)
+{
+	static const gchar *const names[] = { "network",  "http-status", "bad-response",
+					      "rejected", "unsupported", "invalid-argument",
+					      "crypto",   "untrusted",   "auth",
+					      "timeout" };
+	if (error->domain == SCEP_NDES_ERROR && error->code >= 0 &&
+	    (gsize)error->code < G_N_ELEMENTS(names))
+		return names[error->code];
+	if (error->domain == SCEP_SETTINGS_MAP_ERROR)
+		return "configuration";
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return "cancelled";
+	if (error->domain == SCEP_POST_INSTALL_ERROR)
+		return "post-install";
+	return "failed";
+}
+
+static void
+scep_profile_set_last_error(ScepProfile *self, const GError *error)
+{
+	g_free(self->persist->last_error);
+	g_free(self->persist->last_error_name);
+	self->persist->last_error = error != NULL ? g_strdup(error->message) : NULL;
+	self->persist->last_error_name =
+	    error != NULL ? g_strdup(scep_profile_error_name(error)) : NULL;
+	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_LAST_ERROR]);
+	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_LAST_ERROR_NAME]);
+}
+
+/* retry_interval * 2^(attempt-1), at most 24 h, +-20 % */
+static gint64
+scep_profile_backoff(ScepProfile *self)
+{
+	gint64 base = self->settings != NULL ? self->settings->retry_interval : 300;
+	gint64 delay = base;
+	gdouble jitter;
+	for (guint i = 1; i < self->persist->attempt && delay < SCEP_PROFILE_MAX_BACKOFF; i++)
+		delay *= 2;
+	delay = MIN(delay, SCEP_PROFILE_MAX_BACKOFF);
+	jitter = g_random_double_range(-0.2, 0.2);
+	return MAX(1, delay + (gint64)(jitter * (gdouble)delay));
+}
+
+static void
+scep_profile_op_fail(ScepProfile *self, GError *error)
+{
+	g_autoptr(GError) owned = error;
+	ScepProfileOp op = self->op;
+	gboolean rejected = g_error_matches(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_REJECTED);
+	gint64 now;
+	g_autofree gchar *reason = NULL;
+	g_autofree gchar *when = NULL;
+
+	scep_profile_op_end(self);
+	if (self->stopped) {
+		scep_profile_complete_waiters(self, error);
+		return;
+	}
+	scep_profile_set_last_error(self, error);
+	if (rejected) {
+		/* a rejected request is finished: a retry uses a new key */
+		g_clear_pointer(&self->persist->new_key_pem, g_bytes_unref);
+		g_clear_pointer(&self->persist->pending, scep_pending_free);
+	}
+	if (rejected && op == SCEP_PROFILE_OP_RENEW && self->settings != NULL &&
+	    scep_settings_get_renewal_method(self->settings) ==
+		SCEP_RENEWAL_METHOD_FALLBACK_TO_START_OVER) {
+		reason = g_strdup_printf("renewal rejected (%s), falling back to start-over",
+					 error->message);
+		scep_profile_set_state(self, SCEP_PROFILE_STATE_REJECTED, reason);
+		scep_profile_op_begin(self, SCEP_PROFILE_OP_START_OVER, reason);
+		return;
+	}
+	if (error->domain == SCEP_SETTINGS_MAP_ERROR) {
+		g_free(self->persist->operation);
+		self->persist->operation = NULL;
+		scep_profile_set_state(self, SCEP_PROFILE_STATE_UNCONFIGURED, error->message);
+		scep_profile_complete_waiters(self, error);
+		return;
+	}
+	if (self->settings == NULL || !self->settings->enabled) {
+		scep_profile_complete_waiters(self, error);
+		scep_profile_evaluate(self);
+		return;
+	}
+	now = scep_clock_get_wall(self->clock);
+	self->persist->attempt++;
+	self->persist->next_attempt = now + scep_profile_backoff(self);
+	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_ATTEMPT]);
+	when = scep_profile_time_to_string(self->persist->next_attempt);
+	reason = g_strdup_printf(
+	    "%s (attempt %u, next at %s)", error->message, self->persist->attempt, when);
+	scep_profile_set_state(
+	    self, rejected ? SCEP_PROFILE_STATE_REJECTED : SCEP_PROFILE_STATE_FAILED, reason);
+	scep_profile_complete_waiters(self, error);
+	scep_profile_plan(self, self->persist->next_attempt);
+}
+
+static gchar *
+scep_profile_der_to_pem(GBytes *der, const gchar *label)
+{
+	g_autofree gchar *b64 = g_base64_encode(g_bytes_get_data(der, NULL), g_bytes_get_size(der));
+	GString *pem = g_string_new(NULL);
+	gsize len = strlen(b64);
+	g_string_append_printf(pem, "-----BEGIN %s-----\n", label);
+	for (gsize off = 0; off < len; off += 64)
+		g_string_append_printf(pem, "%.64s\n", b64 + off);
+	g_string_append_printf(pem, "-----END %s-----\n", label);
+	return g_string_free(pem, FALSE);
+}
+
+static void
+scep_profile_post_install_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(ScepProfile) self = SCEP_PROFILE(user_data);
+	g_autoptr(GError) error = NULL;
+	if (!scep_post_install_run_finish(result, &error)) {
+		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+			return;
+		g_warning("profile %s: post-install action failed (the new certificate stays "
+			  "installed): %s",
+			  self->name,
+			  error->message);
+		scep_profile_set_last_error(self, error);
+		scep_profile_save(self);
+		g_signal_emit(
+		    self, signals[SIGNAL_POST_INSTALL_FINISHED], 0, FALSE, error->message);
+		return;
+	}
+	g_message("profile %s: post-install action done", self->name);
+	g_signal_emit(self, signals[SIGNAL_POST_INSTALL_FINISHED], 0, TRUE, "");
+}
+
+static void
+scep_profile_run_post_install(ScepProfile *self)
+{
+	const ScepSettings *s = self->settings;
+	ScepPostInstallParams params = { 0 };
+	if (s == NULL)
+		return;
+	params.instance = self->name;
+	params.command = s->post_install_command;
+	params.unit = s->post_install_unit;
+	params.unit_action = s->post_install_unit_action;
+	params.timeout_seconds = (guint)s->post_install_timeout;
+	params.cert_file = self->paths->cert_path;
+	params.key_file = self->paths->key_path;
+	params.chain_file = self->paths->chain_path;
+	if (scep_post_install_params_is_empty(&params))
+		return;
+	g_cancellable_cancel(self->post_cancellable);
+	g_clear_object(&self->post_cancellable);
+	self->post_cancellable = g_cancellable_new();
+	scep_post_install_run_async(
+	    &params, self->post_cancellable, scep_profile_post_install_cb, g_object_ref(self));
+}
+
+static void
+scep_profile_install(ScepProfile *self, ScepNdesOutcome *outcome, gnutls_privkey_t key)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) key_pem = scep_csr_export_key_pem(key, &error);
+	g_autofree gchar *cert_text = NULL;
+	g_autoptr(GString) chain = g_string_new(NULL);
+	g_autoptr(GBytes) cert_pem = NULL;
+	g_autoptr(GBytes) chain_pem = NULL;
+	g_autofree gchar *until = NULL;
+	g_autofree gchar *reason = NULL;
+	ScepProfileOp op = self->op;
+
+	if (key_pem == NULL) {
+		scep_profile_op_fail(self, g_steal_pointer(&error));
+		return;
+	}
+	cert_text = scep_profile_der_to_pem(outcome->certificate, "CERTIFICATE");
+	cert_pem = g_bytes_new(cert_text, strlen(cert_text));
+	for (guint i = 0; outcome->chain != NULL && i < outcome->chain->len; i++) {
+		g_autofree gchar *one =
+		    scep_profile_der_to_pem(g_ptr_array_index(outcome->chain, i), "CERTIFICATE");
+		g_string_append(chain, one);
+	}
+	chain_pem = g_bytes_new(chain->str, chain->len);
+	if (!scep_cert_store_install(
+		self->dir, self->paths, key_pem, cert_pem, chain_pem, &error)) {
+		g_prefix_error(&error, "installation failed, the previous certificate stays: ");
+		scep_profile_op_fail(self, g_steal_pointer(&error));
+		return;
+	}
+	scep_profile_op_end(self);
+	if (op == SCEP_PROFILE_OP_START_OVER)
+		self->reenroll_requested = FALSE;
+	self->persist->attempt = 0;
+	self->persist->next_attempt = 0;
+	g_clear_pointer(&self->persist->new_key_pem, g_bytes_unref);
+	g_clear_pointer(&self->persist->pending, scep_pending_free);
+	g_clear_pointer(&self->persist->operation, g_free);
+	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_TRANSACTION_ID]);
+	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_ATTEMPT]);
+	scep_profile_set_last_error(self, NULL);
+	scep_profile_load_cert(self);
+	until = scep_profile_time_to_string(self->not_after);
+	reason = g_strdup_printf("certificate %s installed (%s), valid until %s",
+				 self->serial != NULL ? self->serial : "?",
+				 self->subject != NULL ? self->subject : "",
+				 until);
+	scep_profile_set_state(self, SCEP_PROFILE_STATE_VALID, reason);
+	scep_profile_complete_waiters(self, NULL);
+	scep_profile_run_post_install(self);
+	scep_profile_evaluate(self);
+}
+
+static void
+scep_profile_handle_outcome(ScepProfile *self, ScepNdesOutcome *outcome)
+{
+	g_autofree gchar *reason = NULL;
+	if (outcome->status == SCEP_NDES_STATUS_ISSUED) {
+		g_autoptr(GError) error = NULL;
+		g_auto(gnutls_privkey_t) key = NULL;
+		if (self->new_key != NULL)
+			key = g_steal_pointer(&self->new_key);
+		else if (self->persist->pending != NULL)
+			key = scep_pending_dup_key(self->persist->pending, &error);
+		if (key == NULL) {
+			if (error == NULL)
+				error = g_error_new_literal(
+				    SCEP_NDES_ERROR, SCEP_NDES_ERROR_CRYPTO, "the new key is lost");
+			scep_profile_op_fail(self, g_steal_pointer(&error));
+			return;
+		}
+		scep_profile_install(self, outcome, key);
+		return;
+	}
+	/* pending: the key lives in the pending state from now on */
+	if (outcome->pending != NULL) {
+		g_clear_pointer(&self->persist->pending, scep_pending_free);
+		self->persist->pending = g_steal_pointer(&outcome->pending);
+	}
+	g_clear_pointer(&self->persist->new_key_pem, g_bytes_unref);
+	scep_profile_op_end(self);
+	if (self->persist->pending == NULL) {
+		scep_profile_op_fail(self,
+				     g_error_new_literal(SCEP_NDES_ERROR,
+							 SCEP_NDES_ERROR_BAD_RESPONSE,
+							 "pending reply without a pending state"));
+		return;
+	}
+	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_TRANSACTION_ID]);
+	reason = g_strdup_printf("transaction %s pending at the CA (poll %u)",
+				 self->persist->pending->transaction_id,
+				 self->persist->pending->poll_count);
+	scep_profile_set_state(self, SCEP_PROFILE_STATE_PENDING, reason);
+	scep_profile_save(self);
+	scep_profile_complete_waiters(self, NULL);
+	scep_profile_evaluate(self);
+}
+
+static void
+scep_profile_enroll_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(ScepProfile) self = SCEP_PROFILE(user_data);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(ScepNdesOutcome) outcome = NULL;
+	if (self->op == SCEP_PROFILE_OP_POLL)
+		outcome = scep_ndes_client_poll_finish(SCEP_NDES_CLIENT(source), result, &error);
+	else
+		outcome = scep_ndes_client_enroll_finish(SCEP_NDES_CLIENT(source), result, &error);
+	if (outcome == NULL) {
+		scep_profile_op_fail(self, g_steal_pointer(&error));
+		return;
+	}
+	scep_profile_handle_outcome(self, outcome);
+}
+
+static void
+scep_profile_submit(ScepProfile *self)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(ScepCsrParams) params = scep_settings_map_csr_params(self->settings, &error);
+	const ScepCaps *caps = scep_ndes_client_get_caps(self->client);
+	ScepNdesEnrollRequest request = {
+		.message_type = SCEP_MESSAGE_TYPE_PKCS_REQ,
+		.key = self->new_key,
+	};
+	g_autofree gchar *reason = NULL;
+
+	if (params == NULL) {
+		scep_profile_op_fail(self, g_steal_pointer(&error));
+		return;
+	}
+	if (self->settings->crypt_password[0] != '\0')
+		scep_csr_params_set_challenge_password(params, self->settings->crypt_password);
+	request.csr_params = params;
+	if (self->op == SCEP_PROFILE_OP_RENEW) {
+		request.signer_cert = self->cert;
+		request.signer_key = self->key;
+		if (g_strcmp0(self->settings->renewal_message_type, "RenewalReq") == 0 &&
+		    caps != NULL && scep_caps_supports_renewal(caps))
+			request.message_type = SCEP_MESSAGE_TYPE_RENEWAL_REQ;
+		reason = g_strdup_printf("%s signed with the current certificate %s",
+					 request.message_type == SCEP_MESSAGE_TYPE_RENEWAL_REQ
+					     ? "RenewalReq"
+					     : "PKCSReq",
+					 self->serial != NULL ? self->serial : "");
+	} else {
+		reason = g_strdup("PKCSReq with a self-signed signer");
+	}
+	scep_profile_set_state(self, SCEP_PROFILE_STATE_SUBMITTING, reason);
+	scep_ndes_client_enroll_async(
+	    self->client, &request, self->cancellable, scep_profile_enroll_cb, g_object_ref(self));
+}
+
+static void
+scep_profile_keygen_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(ScepProfile) self = SCEP_PROFILE(user_data);
+	g_autoptr(GError) error = NULL;
+	gnutls_privkey_t key = scep_csr_generate_key_finish(result, &error);
+	if (key == NULL) {
+		scep_profile_op_fail(self, g_steal_pointer(&error));
+		return;
+	}
+	if (g_cancellable_set_error_if_cancelled(self->cancellable, &error)) {
+		gnutls_privkey_deinit(key);
+		scep_profile_op_fail(self, g_steal_pointer(&error));
+		return;
+	}
+	self->new_key = key;
+	/* durable before the request leaves: after a crash the same key (and so the same
+	 * transaction ID) is sent again instead of a new transaction */
+	g_clear_pointer(&self->persist->new_key_pem, g_bytes_unref);
+	self->persist->new_key_pem = scep_csr_export_key_pem(key, &error);
+	if (self->persist->new_key_pem == NULL) {
+		scep_profile_op_fail(self, g_steal_pointer(&error));
+		return;
+	}
+	scep_profile_save(self);
+	scep_profile_submit(self);
+}
+
+static void
+scep_profile_ensure_key(ScepProfile *self)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *reason = NULL;
+	guint bits = (guint)self->settings->keysize;
+
+	if (self->persist->new_key_pem != NULL) {
+		gnutls_privkey_t key = scep_csr_import_key(self->persist->new_key_pem, &error);
+		guint have = 0;
+		if (key != NULL)
+			gnutls_privkey_get_pk_algorithm(key, &have);
+		if (key != NULL && have == bits) {
+			g_message("profile %s: reusing the key of the interrupted request",
+				  self->name);
+			self->new_key = key;
+			scep_profile_submit(self);
+			return;
+		}
+		if (key != NULL)
+			gnutls_privkey_deinit(key);
+		g_clear_pointer(&self->persist->new_key_pem, g_bytes_unref);
+	}
+	reason = g_strdup_printf("generating an RSA-%u key", bits);
+	scep_profile_set_state(self, SCEP_PROFILE_STATE_GENERATING_KEY, reason);
+	scep_csr_generate_key_async(
+	    bits, self->cancellable, scep_profile_keygen_cb, g_object_ref(self));
+}
+
+static void
+scep_profile_challenge(ScepProfile *self)
+{
+	g_autoptr(GError) error = NULL;
+	if (!scep_settings_map_check_challenge(self->settings, &error)) {
+		scep_profile_op_fail(self, g_steal_pointer(&error));
+		return;
+	}
+	if (self->op != SCEP_PROFILE_OP_RENEW)
+		scep_profile_set_state(self,
+				       SCEP_PROFILE_STATE_CHALLENGE,
+				       self->settings->crypt_password[0] != '\0'
+					   ? "static challenge password from the registry"
+					   : "no challenge password configured");
+	scep_profile_ensure_key(self);
+}
+
+/* CA rollover: a new CA bundle fetched beside the old one, a root change logged */
+static void
+scep_profile_next_ca_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(ScepProfile) self = SCEP_PROFILE(user_data);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(ScepCaCerts) next =
+	    scep_ndes_client_get_next_ca_finish(SCEP_NDES_CLIENT(source), result, &error);
+	if (self->op == SCEP_PROFILE_OP_NONE)
+		return;
+	if (next == NULL) {
+		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+			scep_profile_op_fail(self, g_steal_pointer(&error));
+			return;
+		}
+		g_warning("profile %s: GetNextCACert failed: %s", self->name, error->message);
+	} else {
+		ScepCaCerts *current = scep_ndes_client_get_ca_certs(self->client);
+		g_autofree gchar *next_dir = g_build_filename(self->dir, "next-ca", NULL);
+		g_autofree gchar *old_root = scep_ca_cert_get_fingerprint(
+		    scep_ca_certs_get_root(current), GNUTLS_DIG_SHA256);
+		g_autofree gchar *new_root =
+		    scep_ca_cert_get_fingerprint(scep_ca_certs_get_root(next), GNUTLS_DIG_SHA256);
+		if (!scep_ca_certs_save(next, next_dir, &error))
+			g_warning("profile %s: next CA not saved: %s", self->name, error->message);
+		else
+			g_message(
+			    "profile %s: next CA certificates saved in %s", self->name, next_dir);
+		if (g_strcmp0(old_root, new_root) != 0)
+			g_warning("profile %s: the CA's root changes from %s to %s",
+				  self->name,
+				  old_root,
+				  new_root);
+	}
+	scep_profile_challenge(self);
+}
+
+static gboolean
+scep_profile_ca_needs_rollover(ScepProfile *self, ScepCaCerts *certs)
+{
+	gnutls_x509_crt_t ca = scep_ca_certs_get_ca(certs);
+	gint64 nb = gnutls_x509_crt_get_activation_time(ca);
+	gint64 na = gnutls_x509_crt_get_expiration_time(ca);
+	gint64 now = scep_clock_get_wall(self->clock);
+	if (na <= nb)
+		return FALSE;
+	return now >= nb + (na - nb) * self->settings->ca_rollover_threshold_percent / 100;
+}
+
+static void
+scep_profile_fetch_ca_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(ScepProfile) self = SCEP_PROFILE(user_data);
+	g_autoptr(GError) error = NULL;
+	ScepCaCerts *certs;
+	GPtrArray *all;
+
+	if (!scep_ndes_client_fetch_ca_finish(SCEP_NDES_CLIENT(source), result, &error)) {
+		scep_profile_op_fail(self, g_steal_pointer(&error));
+		return;
+	}
+	certs = scep_ndes_client_get_ca_certs(self->client);
+	g_free(self->ca_fingerprint);
+	self->ca_fingerprint =
+	    scep_ca_cert_get_fingerprint(scep_ca_certs_get_ca(certs), GNUTLS_DIG_SHA256);
+	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_CA_FINGERPRINT]);
+	if (!scep_ndes_client_get_ca_pinned(self->client))
+		g_warning("profile %s: cafingerprint is empty, the CA is trusted on first use",
+			  self->name);
+	all = scep_ca_certs_get_all(certs);
+	g_clear_pointer(&self->persist->ca_certs_der, g_ptr_array_unref);
+	self->persist->ca_certs_der = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	for (guint i = 0; i < all->len; i++) {
+		g_auto(ScepGnutlsDatum) der = { NULL, 0 };
+		if (gnutls_x509_crt_export2(g_ptr_array_index(all, i), GNUTLS_X509_FMT_DER, &der) >=
+		    0)
+			g_ptr_array_add(self->persist->ca_certs_der,
+					g_bytes_new(der.data, der.size));
+	}
+	if (scep_profile_ca_needs_rollover(self, certs)) {
+		const ScepCaps *caps = scep_ndes_client_get_caps(self->client);
+		if (caps != NULL && scep_caps_supports_get_next_ca_cert(caps)) {
+			g_message("profile %s: CA certificate past %" G_GINT64_FORMAT
+				  "%% of its lifetime, asking for the next one",
+				  self->name,
+				  self->settings->ca_rollover_threshold_percent);
+			scep_ndes_client_get_next_ca_async(self->client,
+							   self->cancellable,
+							   scep_profile_next_ca_cb,
+							   g_object_ref(self));
+			return;
+		}
+		g_message(
+		    "profile %s: CA certificate past its rollover point and no GetNextCACert: "
+		    "using the CA certificates just fetched",
+		    self->name);
+	}
+	scep_profile_challenge(self);
+}
+
+static void
+scep_profile_op_begin(ScepProfile *self, ScepProfileOp op, const gchar *why)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *reason = NULL;
+
+	scep_profile_clear_deadline(self);
+	self->op = op;
+	self->cancellable = g_cancellable_new();
+	self->persist->last_attempt = scep_clock_get_wall(self->clock);
+	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_LAST_ATTEMPT]);
+	if (op == SCEP_PROFILE_OP_POLL) {
+		ScepPending *pending = self->persist->pending;
+		self->client = scep_ndes_client_new_for_pending(pending, &error);
+		if (self->client == NULL) {
+			scep_profile_op_fail(self, g_steal_pointer(&error));
+			return;
+		}
+		scep_ndes_client_set_timeouts(self->client,
+					      (guint)self->settings->connect_timeout,
+					      (guint)self->settings->request_timeout);
+		g_debug(
+		    "profile %s: CertPoll for transaction %s", self->name, pending->transaction_id);
+		scep_ndes_client_poll_async(self->client,
+					    pending,
+					    self->cancellable,
+					    scep_profile_enroll_cb,
+					    g_object_ref(self));
+		return;
+	}
+	g_free(self->persist->operation);
+	self->persist->operation = g_strdup(scep_profile_op_to_string(op));
+	if (op != SCEP_PROFILE_OP_ENROLL)
+		scep_profile_set_state(self, SCEP_PROFILE_STATE_RENEWING, why);
+	self->client = scep_settings_map_new_client(self->settings, &error);
+	if (self->client == NULL) {
+		scep_profile_op_fail(self, g_steal_pointer(&error));
+		return;
+	}
+	reason = op == SCEP_PROFILE_OP_ENROLL
+		     ? g_strdup_printf(
+			   "%s: GetCACaps and GetCACert from %s", why, self->settings->scepurl)
+		     : g_strdup_printf("GetCACaps and GetCACert from %s", self->settings->scepurl);
+	scep_profile_set_state(self, SCEP_PROFILE_STATE_FETCHING_CA, reason);
+	scep_ndes_client_fetch_ca_async(
+	    self->client, self->cancellable, scep_profile_fetch_ca_cb, g_object_ref(self));
+}
+
+/* ---- what to do now ---- */
+
+/* whether the desired subject (registry, host name) differs from the installed one */
+static gboolean
+scep_profile_subject_changed(ScepProfile *self)
+{
+	g_autofree gchar *dn = scep_settings_map_subject(self->settings, NULL);
+	g_autoptr(GBytes) want = NULL;
+	gnutls_datum_t have = { NULL, 0 };
+	if (dn == NULL || self->cert == NULL)
+		return FALSE;
+	want = scep_csr_dn_to_der(dn, NULL);
+	if (want == NULL || gnutls_x509_crt_get_raw_dn(self->cert, &have) < 0)
+		return FALSE;
+	if (have.size == g_bytes_get_size(want) &&
+	    memcmp(have.data, g_bytes_get_data(want, NULL), have.size) == 0) {
+		gnutls_free(have.data);
+		return FALSE;
+	}
+	gnutls_free(have.data);
+	return TRUE;
+}
+
+static void
+scep_profile_evaluate_pending(ScepProfile *self, gint64 now)
+{
+	ScepPending *pending = self->persist->pending;
+	gint64 give_up = pending->first_submitted + self->settings->max_poll_time;
+	gint64 next;
+	g_autofree gchar *reason = NULL;
+
+	if (now >= give_up) {
+		g_autoptr(GError) error =
+		    g_error_new(SCEP_NDES_ERROR,
+				SCEP_NDES_ERROR_TIMEOUT,
+				"transaction %s still pending after %" G_GINT64_FORMAT
+				" s (max_poll_time), given up",
+				pending->transaction_id,
+				self->settings->max_poll_time);
+		g_clear_pointer(&self->persist->pending, scep_pending_free);
+		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_TRANSACTION_ID]);
+		self->op = SCEP_PROFILE_OP_POLL;
+		scep_profile_op_fail(self, g_steal_pointer(&error));
+		return;
+	}
+	reason = g_strdup_printf("transaction %s pending at the CA (poll %u)",
+				 pending->transaction_id,
+				 pending->poll_count);
+	scep_profile_set_state(self, SCEP_PROFILE_STATE_PENDING, reason);
+	next = (pending->last_polled > 0 ? pending->last_polled : pending->first_submitted) +
+	       self->settings->poll_interval;
+	if (self->resume_poll || now >= next) {
+		self->resume_poll = FALSE;
+		scep_profile_op_begin(self, SCEP_PROFILE_OP_POLL, reason);
+		return;
+	}
+	scep_profile_plan(self, MIN(next, give_up));
+}
+
+static void
+scep_profile_evaluate(ScepProfile *self)
+{
+	const ScepSettings *s = self->settings;
+	g_autoptr(GError) error = NULL;
+	ScepProfileOp op = SCEP_PROFILE_OP_NONE;
+	g_autofree gchar *why = NULL;
+	gint64 now;
+
+	if (!self->started || self->stopped || self->op != SCEP_PROFILE_OP_NONE)
+		return;
+	scep_profile_clear_deadline(self);
+	if (s == NULL) {
+		scep_profile_set_state(self,
+				       SCEP_PROFILE_STATE_UNCONFIGURED,
+				       self->invalid_reason != NULL ? self->invalid_reason
+								    : "no valid settings");
+		return;
+	}
+	if (!s->enabled) {
+		scep_profile_set_state(self, SCEP_PROFILE_STATE_DISABLED, "enabled is false");
+		return;
+	}
+	if (!scep_settings_map_check_challenge(s, &error)) {
+		scep_profile_set_state(self, SCEP_PROFILE_STATE_UNCONFIGURED, error->message);
+		return;
+	}
+	now = scep_clock_get_wall(self->clock);
+	if (self->persist->pending != NULL) {
+		scep_profile_evaluate_pending(self, now);
+		return;
+	}
+	if (self->cert == NULL) {
+		op = SCEP_PROFILE_OP_ENROLL;
+		why = g_strdup("no certificate installed");
+	} else if (now >= self->not_after && self->persist->operation == NULL &&
+		   now < self->persist->last_attempt + s->retry_interval) {
+		/* expired right after an attempt: the CA's clock and ours disagree */
+		g_autofree gchar *when = scep_profile_time_to_string(self->not_after);
+		g_autofree gchar *reason = g_strdup_printf(
+		    "certificate expired at %s although just obtained: check the clock", when);
+		scep_profile_set_state(self, SCEP_PROFILE_STATE_FAILED, reason);
+		scep_profile_plan(self, self->persist->last_attempt + s->retry_interval);
+		return;
+	} else if (now >= self->not_after) {
+		g_autofree gchar *when = scep_profile_time_to_string(self->not_after);
+		op = SCEP_PROFILE_OP_START_OVER;
+		why = g_strdup_printf("certificate expired at %s: start-over", when);
+	} else if (self->reenroll_requested) {
+		op = SCEP_PROFILE_OP_START_OVER;
+		why = g_strdup("subject, SAN or key settings changed: new enrollment");
+	} else if (g_strcmp0(s->hostname_change_handling, "Reset") == 0 &&
+		   scep_profile_subject_changed(self)) {
+		op = SCEP_PROFILE_OP_START_OVER;
+		why = g_strdup("the subject no longer matches (hostname_change_handling=Reset): "
+			       "start-over");
+	} else if (now >= self->renewal_time && self->persist->operation == NULL &&
+		   now < self->persist->last_attempt + s->retry_interval) {
+		/* a certificate that is due right after it was obtained (a CA that shortens
+		 * lifetimes): never renew in a tight loop */
+		g_autofree gchar *until = scep_profile_time_to_string(self->not_after);
+		g_autofree gchar *reason = g_strdup_printf(
+		    "valid until %s, renewal due but the last attempt was less than "
+		    "retry_interval ago",
+		    until);
+		scep_profile_set_state(self, SCEP_PROFILE_STATE_VALID, reason);
+		scep_profile_plan(self, self->persist->last_attempt + s->retry_interval);
+		return;
+	} else if (now >= self->renewal_time) {
+		ScepRenewalMethod method = scep_settings_get_renewal_method(s);
+		op = method == SCEP_RENEWAL_METHOD_START_OVER ? SCEP_PROFILE_OP_START_OVER
+							      : SCEP_PROFILE_OP_RENEW;
+		why = g_strdup_printf("renewal due (renewal_method %s)", s->renewal_method);
+	}
+	if (op == SCEP_PROFILE_OP_NONE) {
+		g_autofree gchar *until = scep_profile_time_to_string(self->not_after);
+		g_autofree gchar *renew = scep_profile_time_to_string(self->renewal_time);
+		g_autofree gchar *reason =
+		    g_strdup_printf("valid until %s, renewal at %s", until, renew);
+		scep_profile_set_state(self, SCEP_PROFILE_STATE_VALID, reason);
+		scep_profile_plan(
+		    self,
+		    MIN(self->renewal_time, now + s->expiry_check_interval * SCEP_PROFILE_DAY));
+		return;
+	}
+	if (self->persist->attempt > 0 && self->persist->next_attempt > now) {
+		/* backing off: the state and reason of the failure stay */
+		if (self->state != SCEP_PROFILE_STATE_FAILED &&
+		    self->state != SCEP_PROFILE_STATE_REJECTED)
+			scep_profile_set_state(self,
+					       SCEP_PROFILE_STATE_FAILED,
+					       self->persist->last_error != NULL
+						   ? self->persist->last_error
+						   : "waiting to retry");
+		scep_profile_plan(self, self->persist->next_attempt);
+		return;
+	}
+	scep_profile_op_begin(self, op, why);
+}
+
+/* ---- start / stop ---- */
+
+static void
+scep_profile_time_jumped_cb(ScepClock *clock, gpointer user_data)
+{
+	ScepProfile *self = SCEP_PROFILE(user_data);
+	g_debug("profile %s: wall clock changed, re-planning", self->name);
+	scep_profile_evaluate(self);
+}
+
+void
+scep_profile_start(ScepProfile *self)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(ScepState) loaded = NULL;
+
+	g_return_if_fail(SCEP_IS_PROFILE(self));
+	if (self->started)
+		return;
+	if (g_mkdir_with_parents(self->dir, 0700) != 0)
+		g_warning(
+		    "profile %s: cannot create %s: %s", self->name, self->dir, g_strerror(errno));
+	if (!scep_cert_store_recover(self->dir, self->paths, &error)) {
+		g_warning("profile %s: repair of the installation failed: %s",
+			  self->name,
+			  error->message);
+		g_clear_error(&error);
+	}
+	loaded = scep_state_load(self->state_path, &error);
+	if (loaded == NULL) {
+		g_warning("profile %s: state file unreadable, starting afresh: %s",
+			  self->name,
+			  error->message);
+		g_clear_error(&error);
+	} else {
+		scep_state_free(self->persist);
+		self->persist = g_steal_pointer(&loaded);
+		if (g_file_test(self->state_path, G_FILE_TEST_EXISTS) &&
+		    self->persist->state >= 0 && self->persist->state <= SCEP_PROFILE_STATE_LAST)
+			self->state = (ScepProfileState)self->persist->state;
+		g_free(self->reason);
+		self->reason = g_strdup(self->persist->reason != NULL ? self->persist->reason : "");
+	}
+	scep_profile_load_cert(self);
+	self->started = TRUE;
+	if (self->persist->pending != NULL) {
+		g_message("profile %s: resuming pending transaction %s",
+			  self->name,
+			  self->persist->pending->transaction_id);
+		self->resume_poll = TRUE;
+	}
+	self->jump_id = g_signal_connect(
+	    self->clock, "time-jumped", G_CALLBACK(scep_profile_time_jumped_cb), self);
+	scep_profile_evaluate(self);
+}
+
+void
+scep_profile_stop(ScepProfile *self)
+{
+	g_return_if_fail(SCEP_IS_PROFILE(self));
+	self->stopped = TRUE;
+	scep_profile_clear_deadline(self);
+	if (self->cancellable != NULL)
+		g_cancellable_cancel(self->cancellable);
+	if (self->post_cancellable != NULL)
+		g_cancellable_cancel(self->post_cancellable);
+	if (self->jump_id != 0) {
+		g_signal_handler_disconnect(self->clock, self->jump_id);
+		self->jump_id = 0;
+	}
+}
+
+void
+scep_profile_cancel(ScepProfile *self)
+{
+	g_return_if_fail(SCEP_IS_PROFILE(self));
+	if (self->cancellable != NULL)
+		g_cancellable_cancel(self->cancellable);
+}
+
+/* ---- explicit operations ---- */
+
+static void
+scep_profile_request(ScepProfile *self,
+		     gboolean start_over,
+		     GCancellable *cancellable,
+		     GAsyncReadyCallback callback,
+		     gpointer user_data,
+		     gpointer tag)
+{
+	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
+	ScepProfileOp op;
+	g_task_set_source_tag(task, tag);
+	if (self->settings == NULL || !self->settings->enabled || !self->started) {
+		g_task_return_new_error(task,
+					G_IO_ERROR,
+					G_IO_ERROR_NOT_SUPPORTED,
+					"profile %s is %s",
+					self->name,
+					scep_profile_state_to_string(self->state));
+		return;
+	}
+	g_ptr_array_add(self->waiters, g_steal_pointer(&task));
+	if (self->op != SCEP_PROFILE_OP_NONE && self->op != SCEP_PROFILE_OP_POLL)
+		return;
+	if (self->op == SCEP_PROFILE_OP_POLL)
+		return;
+	if (self->persist->pending != NULL) {
+		self->resume_poll = TRUE;
+		scep_profile_evaluate(self);
+		return;
+	}
+	self->persist->attempt = 0;
+	self->persist->next_attempt = 0;
+	if (self->cert == NULL)
+		op = SCEP_PROFILE_OP_ENROLL;
+	else if (start_over || self->not_after <= scep_clock_get_wall(self->clock) ||
+		 scep_settings_get_renewal_method(self->settings) == SCEP_RENEWAL_METHOD_START_OVER)
+		op = SCEP_PROFILE_OP_START_OVER;
+	else
+		op = SCEP_PROFILE_OP_RENEW;
+	scep_profile_op_begin(self, op, start_over ? "enrollment requested" : "renewal requested");
+}
+
+void
+scep_profile_enroll_async(ScepProfile *self,
+			  GCancellable *cancellable,
+			  GAsyncReadyCallback callback,
+			  gpointer user_data)
+{
+	g_return_if_fail(SCEP_IS_PROFILE(self));
+	scep_profile_request(
+	    self, TRUE, cancellable, callback, user_data, scep_profile_enroll_async);
+}
+
+gboolean
+scep_profile_enroll_finish(ScepProfile *self, GAsyncResult *result, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
+	return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+void
+scep_profile_renew_async(ScepProfile *self,
+			 GCancellable *cancellable,
+			 GAsyncReadyCallback callback,
+			 gpointer user_data)
+{
+	g_return_if_fail(SCEP_IS_PROFILE(self));
+	scep_profile_request(
+	    self, FALSE, cancellable, callback, user_data, scep_profile_renew_async);
+}
+
+gboolean
+scep_profile_renew_finish(ScepProfile *self, GAsyncResult *result, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
+	return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+/* ---- getters ---- */
+
+const gchar *
+scep_profile_get_name(ScepProfile *self)
+{
+	return self->name;
+}
+
+guint
+scep_profile_get_instance(ScepProfile *self)
+{
+	return self->instance;
+}
+
+gboolean
+scep_profile_get_enabled(ScepProfile *self)
+{
+	return self->settings != NULL && self->settings->enabled;
+}
+
+ScepProfileState
+scep_profile_get_state(ScepProfile *self)
+{
+	return self->state;
+}
+
+const gchar *
+scep_profile_get_reason(ScepProfile *self)
+{
+	return self->reason;
+}
+
+const gchar *
+scep_profile_get_subject(ScepProfile *self)
+{
+	return self->subject;
+}
+
+const gchar *
+scep_profile_get_issuer(ScepProfile *self)
+{
+	return self->issuer;
+}
+
+const gchar *
+scep_profile_get_serial(ScepProfile *self)
+{
+	return self->serial;
+}
+
+gint64
+scep_profile_get_not_before(ScepProfile *self)
+{
+	return self->not_before;
+}
+
+gint64
+scep_profile_get_not_after(ScepProfile *self)
+{
+	return self->not_after;
+}
+
+gint64
+scep_profile_get_renewal_time(ScepProfile *self)
+{
+	return self->renewal_time;
+}
+
+gint64
+scep_profile_get_next_attempt(ScepProfile *self)
+{
+	return self->deadline_id != 0 ? self->next_wake : 0;
+}
+
+guint
+scep_profile_get_attempt(ScepProfile *self)
+{
+	return self->persist->attempt;
+}
+
+const gchar *
+scep_profile_get_last_error(ScepProfile *self)
+{
+	return self->persist->last_error;
+}
+
+const gchar *
+scep_profile_get_last_error_name(ScepProfile *self)
+{
+	return self->persist->last_error_name;
+}
+
+gint64
+scep_profile_get_last_attempt(ScepProfile *self)
+{
+	return self->persist->last_attempt;
+}
+
+const gchar *
+scep_profile_get_renewal_method(ScepProfile *self)
+{
+	return self->settings != NULL ? self->settings->renewal_method : NULL;
+}
+
+const gchar *
+scep_profile_get_ca_fingerprint(ScepProfile *self)
+{
+	return self->ca_fingerprint;
+}
+
+const gchar *
+scep_profile_get_cert_path(ScepProfile *self)
+{
+	return self->paths->cert_path;
+}
+
+const gchar *
+scep_profile_get_key_path(ScepProfile *self)
+{
+	return self->paths->key_path;
+}
+
+const gchar *
+scep_profile_get_chain_path(ScepProfile *self)
+{
+	return self->paths->chain_path;
+}
+
+const gchar *
+scep_profile_get_transaction_id(ScepProfile *self)
+{
+	return self->persist->pending != NULL ? self->persist->pending->transaction_id : NULL;
+}
+
+/* ---- GObject ---- */
+
+static void
+scep_profile_get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+	ScepProfile *self = SCEP_PROFILE(object);
+	switch (prop_id) {
+	case PROP_NAME:
+		g_value_set_string(value, self->name);
+		break;
+	case PROP_INSTANCE:
+		g_value_set_uint(value, self->instance);
+		break;
+	case PROP_ENABLED:
+		g_value_set_boolean(value, scep_profile_get_enabled(self));
+		break;
+	case PROP_STATE:
+		g_value_set_uint(value, self->state);
+		break;
+	case PROP_REASON:
+		g_value_set_string(value, self->reason);
+		break;
+	case PROP_SUBJECT:
+		g_value_set_string(value, self->subject);
+		break;
+	case PROP_ISSUER:
+		g_value_set_string(value, self->issuer);
+		break;
+	case PROP_SERIAL:
+		g_value_set_string(value, self->serial);
+		break;
+	case PROP_NOT_BEFORE:
+		g_value_set_int64(value, self->not_before);
+		break;
+	case PROP_NOT_AFTER:
+		g_value_set_int64(value, self->not_after);
+		break;
+	case PROP_RENEWAL_TIME:
+		g_value_set_int64(value, self->renewal_time);
+		break;
+	case PROP_NEXT_ATTEMPT:
+		g_value_set_int64(value, scep_profile_get_next_attempt(self));
+		break;
+	case PROP_ATTEMPT:
+		g_value_set_uint(value, self->persist->attempt);
+		break;
+	case PROP_LAST_ERROR:
+		g_value_set_string(value, self->persist->last_error);
+		break;
+	case PROP_LAST_ERROR_NAME:
+		g_value_set_string(value, self->persist->last_error_name);
+		break;
+	case PROP_LAST_ATTEMPT:
+		g_value_set_int64(value, self->persist->last_attempt);
+		break;
+	case PROP_RENEWAL_METHOD:
+		g_value_set_string(value, scep_profile_get_renewal_method(self));
+		break;
+	case PROP_CA_FINGERPRINT:
+		g_value_set_string(value, self->ca_fingerprint);
+		break;
+	case PROP_CERT_PATH:
+		g_value_set_string(value, self->paths->cert_path);
+		break;
+	case PROP_KEY_PATH:
+		g_value_set_string(value, self->paths->key_path);
+		break;
+	case PROP_CHAIN_PATH:
+		g_value_set_string(value, self->paths->chain_path);
+		break;
+	case PROP_TRANSACTION_ID:
+		g_value_set_string(value, scep_profile_get_transaction_id(self));
+		break;
+	default:
+		G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+		break;
+	}
+}
+
+static void
+scep_profile_dispose(GObject *object)
+{
+	ScepProfile *self = SCEP_PROFILE(object);
+	if (self->clock != NULL)
+		scep_profile_stop(self);
+	if (self->waiters != NULL && self->waiters->len > 0) {
+		g_autoptr(GError) error =
+		    g_error_new_literal(G_IO_ERROR, G_IO_ERROR_CANCELLED, "profile removed");
+		scep_profile_complete_waiters(self, error);
+	}
+	g_clear_object(&self->clock);
+	G_OBJECT_CLASS(scep_profile_parent_class)->dispose(object);
+}
+
+static void
+scep_profile_finalize(GObject *object)
+{
+	ScepProfile *self = SCEP_PROFILE(object);
+	scep_profile_clear_cert(self);
+	g_free(self->name);
+	g_free(self->state_dir);
+	g_free(self->dir);
+	g_free(self->state_path);
+	g_free(self->reason);
+	g_free(self->invalid_reason);
+	g_free(self->ca_fingerprint);
+	g_clear_pointer(&self->snapshot, scep_registry_snapshot_unref);
+	g_clear_pointer(&self->persist, scep_state_free);
+	g_clear_pointer(&self->paths, scep_cert_paths_free);
+	g_clear_object(&self->cancellable);
+	g_clear_object(&self->post_cancellable);
+	g_clear_object(&self->client);
+	g_clear_pointer(&self->new_key, gnutls_privkey_deinit);
+	g_clear_pointer(&self->waiters, g_ptr_array_unref);
+	G_OBJECT_CLASS(scep_profile_parent_class)->finalize(object);
+}
+
+static void
+scep_profile_class_init(ScepProfileClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+	GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY;
+
+	object_class->get_property = scep_profile_get_property;
+	object_class->dispose = scep_profile_dispose;
+	object_class->finalize = scep_profile_finalize;
+
+	props[PROP_NAME] = g_param_spec_string("name", NULL, NULL, NULL, ro);
+	props[PROP_INSTANCE] = g_param_spec_uint("instance", NULL, NULL, 0, G_MAXUINT, 0, ro);
+	props[PROP_ENABLED] = g_param_spec_boolean("enabled", NULL, NULL, FALSE, ro);
+	props[PROP_STATE] = g_param_spec_uint(
+	    "state", NULL, NULL, 0, SCEP_PROFILE_STATE_LAST, SCEP_PROFILE_STATE_DISABLED, ro);
+	props[PROP_REASON] = g_param_spec_string("reason", NULL, NULL, NULL, ro);
+	props[PROP_SUBJECT] = g_param_spec_string("subject", NULL, NULL, NULL, ro);
+	props[PROP_ISSUER] = g_param_spec_string("issuer", NULL, NULL, NULL, ro);
+	props[PROP_SERIAL] = g_param_spec_string("serial", NULL, NULL, NULL, ro);
+	props[PROP_NOT_BEFORE] =
+	    g_param_spec_int64("not-before", NULL, NULL, G_MININT64, G_MAXINT64, 0, ro);
+	props[PROP_NOT_AFTER] =
+	    g_param_spec_int64("not-after", NULL, NULL, G_MININT64, G_MAXINT64, 0, ro);
+	props[PROP_RENEWAL_TIME] =
+	    g_param_spec_int64("renewal-time", NULL, NULL, G_MININT64, G_MAXINT64, 0, ro);
+	props[PROP_NEXT_ATTEMPT] =
+	    g_param_spec_int64("next-attempt", NULL, NULL, G_MININT64, G_MAXINT64, 0, ro);
+	props[PROP_ATTEMPT] = g_param_spec_uint("attempt", NULL, NULL, 0, G_MAXUINT, 0, ro);
+	props[PROP_LAST_ERROR] = g_param_spec_string("last-error", NULL, NULL, NULL, ro);
+	props[PROP_LAST_ERROR_NAME] = g_param_spec_string("last-error-name", NULL, NULL, NULL, ro);
+	props[PROP_LAST_ATTEMPT] =
+	    g_param_spec_int64("last-attempt", NULL, NULL, G_MININT64, G_MAXINT64, 0, ro);
+	props[PROP_RENEWAL_METHOD] = g_param_spec_string("renewal-method", NULL, NULL, NULL, ro);
+	props[PROP_CA_FINGERPRINT] = g_param_spec_string("ca-fingerprint", NULL, NULL, NULL, ro);
+	props[PROP_CERT_PATH] = g_param_spec_string("cert-path", NULL, NULL, NULL, ro);
+	props[PROP_KEY_PATH] = g_param_spec_string("key-path", NULL, NULL, NULL, ro);
+	props[PROP_CHAIN_PATH] = g_param_spec_string("chain-path", NULL, NULL, NULL, ro);
+	props[PROP_TRANSACTION_ID] = g_param_spec_string("transaction-id", NULL, NULL, NULL, ro);
+	g_object_class_install_properties(object_class, PROP_LAST, props);
+
+	/* (old state, new state, reason) */
+	signals[SIGNAL_STATE_CHANGED] = g_signal_new("state-changed",
+						     G_TYPE_FROM_CLASS(klass),
+						     G_SIGNAL_RUN_LAST,
+						     0,
+						     NULL,
+						     NULL,
+						     NULL,
+						     G_TYPE_NONE,
+						     3,
+						     G_TYPE_UINT,
+						     G_TYPE_UINT,
+						     G_TYPE_STRING);
+	/* (success, error message or "") after the post-install action of an installation */
+	signals[SIGNAL_POST_INSTALL_FINISHED] = g_signal_new("post-install-finished",
+							     G_TYPE_FROM_CLASS(klass),
+							     G_SIGNAL_RUN_LAST,
+							     0,
+							     NULL,
+							     NULL,
+							     NULL,
+							     G_TYPE_NONE,
+							     2,
+							     G_TYPE_BOOLEAN,
+							     G_TYPE_STRING);
+}
+
+static void
+scep_profile_init(ScepProfile *self)
+{
+	self->persist = scep_state_new();
+	self->waiters = g_ptr_array_new_with_free_func(g_object_unref);
+	self->reason = g_strdup("");
+	self->state = SCEP_PROFILE_STATE_UNCONFIGURED;
+}
+
+ScepProfile *
+scep_profile_new(guint instance, const gchar *state_dir, ScepClock *clock)
+{
+	ScepProfile *self = g_object_new(SCEP_TYPE_PROFILE, NULL);
+	self->instance = instance;
+	self->name = g_strdup_printf("cert%u", instance);
+	self->state_dir = g_strdup(state_dir);
+	self->dir = g_build_filename(state_dir, self->name, NULL);
+	self->state_path = g_build_filename(self->dir, "state", NULL);
+	self->clock = g_object_ref(clock);
+	self->paths = scep_profile_make_paths(self);
+	return self;
+}
