@@ -94,8 +94,8 @@ sed 's/crypt_password=.*/crypt_password=(secret)/' "$registry/registry"
 tail -n +1 -F "$log" 2>/dev/null | grep --line-buffered -E "profile cert[0-9]+: [a-z-]+ -> |engine:" &
 tail_pid=$!
 
-# how many times each instance entered "valid" so far
-valid_count() { grep -cE "profile cert$1: [a-z-]+ -> valid" "$log"; }
+# how many times each instance entered "valid" from another state (a re-plan logs valid -> valid)
+valid_count() { grep -E "profile cert$1: [a-z-]+ -> valid" "$log" | grep -vc "valid -> valid"; }
 wait_valid() {
     for _ in $(seq 400); do
         [ "$(valid_count 0)" -ge "$1" ] && [ "$(valid_count 1)" -ge "$1" ] && return 0
