@@ -8,7 +8,7 @@ packages=(
     libglib2.0-dev libglib2.0-bin libsoup-3.0-dev glib-networking
     libgnutls28-dev libtasn1-6-dev libtasn1-bin nettle-dev libgmp-dev libsecret-1-dev libssl-dev
     openssl python3 python3-asn1crypto python3-cryptography
-    scep certmonger dbus libxml2-utils iproute2 util-linux time
+    scep certmonger dbus libxml2-utils iproute2 util-linux time systemd groff-base man-db
 )
 missing=()
 for p in "${packages[@]}"; do
