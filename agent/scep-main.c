@@ -7,12 +7,23 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "scep-dbus-daemon.h"
 #include "scep-engine.h"
 
 typedef struct {
 	GMainLoop *loop;
 	gint signal_received;
+	gint exit_code;
 } ScepMain;
+
+/* the bus name is the service: without it the daemon has no reason to run (Type=dbus) */
+static void
+scep_main_name_lost_cb(ScepDbusDaemon *daemon, gpointer user_data)
+{
+	ScepMain *main_data = user_data;
+	main_data->exit_code = 1;
+	g_main_loop_quit(main_data->loop);
+}
 
 static gboolean
 scep_main_signal_cb(gpointer user_data)
@@ -35,6 +46,7 @@ main(int argc, char **argv)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GOptionContext) context = NULL;
 	g_autoptr(ScepEngine) engine = NULL;
+	g_autoptr(ScepDbusDaemon) daemon = NULL;
 	ScepMain main_data = { 0 };
 	guint term_id;
 	guint int_id;
@@ -89,8 +101,6 @@ main(int argc, char **argv)
 		g_setenv("G_MESSAGES_DEBUG", "scep-agent scep-ndes scep-registry", TRUE);
 	gnutls_global_init();
 
-	/* the D-Bus service comes with issue 5: the bus is only recorded for now */
-	g_debug("engine: bus %s (D-Bus service not part of this build)", bus);
 	engine = scep_engine_new(registry_dir, state_dir, NULL);
 	main_data.loop = g_main_loop_new(NULL, FALSE);
 	term_id = g_unix_signal_add(SIGTERM, scep_main_signal_cb, &main_data);
@@ -102,8 +112,29 @@ main(int argc, char **argv)
 		g_main_loop_unref(main_data.loop);
 		return 1;
 	}
-	g_message("engine: running (pid %d)", (gint)getpid());
-	g_main_loop_run(main_data.loop);
+	/* the name is taken only now that the engine has loaded: clients see the whole tree */
+	daemon = scep_dbus_daemon_new(engine);
+	g_signal_connect(daemon, "name-lost", G_CALLBACK(scep_main_name_lost_cb), &main_data);
+	if (!scep_dbus_daemon_start(daemon, bus, &error)) {
+		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT)) {
+			g_printerr("scep-agent: %s\n", error->message);
+			main_data.exit_code = 2;
+		} else {
+			/* certificates are kept renewed without a bus too; under systemd
+			 * (Type=dbus) the missing name still fails the start */
+			g_warning("dbus: cannot serve on the %s bus, running without the D-Bus "
+				  "service: %s",
+				  bus,
+				  error->message);
+			g_clear_error(&error);
+		}
+	}
+	if (main_data.exit_code == 0) {
+		g_message("engine: running (pid %d)", (gint)getpid());
+		g_main_loop_run(main_data.loop);
+	}
+	scep_dbus_daemon_stop(daemon);
+	g_clear_object(&daemon);
 	scep_engine_shutdown(engine);
 	g_clear_object(&engine);
 	g_source_remove(term_id);
@@ -111,5 +142,5 @@ main(int argc, char **argv)
 	g_main_loop_unref(main_data.loop);
 	g_message("engine: stopped");
 	gnutls_global_deinit();
-	return 0;
+	return main_data.exit_code;
 }

@@ -48,8 +48,10 @@ struct _ScepProfile {
 	ScepState *persist; /* owned; what goes into the state file */
 
 	ScepCertPaths *paths;
-	gnutls_x509_crt_t cert;
-	gnutls_privkey_t key;
+	/* the installed pair is not kept parsed (~28 KiB per instance): its facts are, and it is
+	 * loaded again when a renewal needs it */
+	gboolean has_cert;
+	GBytes *subject_der; /* nullable: raw subject DN of the installed certificate */
 	gchar *subject;
 	gchar *issuer;
 	gchar *serial;
@@ -70,6 +72,12 @@ struct _ScepProfile {
 	gnutls_privkey_t new_key;
 	GPtrArray *waiters; /* of GTask */
 	GCancellable *post_cancellable;
+
+	/* ndes6: NDES mscep_admin retrieval; the admin keeps its session (connection-based auth)
+	 * as long as the settings stay; the challenge lives from its fetch to its one use */
+	ScepNdesAdmin *ndes_admin;    /* owned, nullable; dropped on new settings */
+	ScepNdesChallenge *challenge; /* owned, nullable, wiped on free */
+	gint64 challenge_at;          /* clock time of its fetch */
 };
 
 G_DEFINE_TYPE(ScepProfile, scep_profile, G_TYPE_OBJECT)
@@ -108,6 +116,7 @@ static guint signals[SIGNAL_LAST] = { 0 };
 static void scep_profile_evaluate(ScepProfile *self);
 static void scep_profile_op_begin(ScepProfile *self, ScepProfileOp op, const gchar *why);
 static void scep_profile_op_fail(ScepProfile *self, GError *error);
+static void scep_profile_fetch_ndes_challenge(ScepProfile *self);
 
 static const gchar *const scep_profile_state_names[] = {
 	"disabled", "unconfigured", "fetching-ca", "challenge", "generating-key", "submitting",
@@ -217,8 +226,8 @@ scep_profile_set_state(ScepProfile *self, ScepProfileState state, const gchar *r
 static void
 scep_profile_clear_cert(ScepProfile *self)
 {
-	g_clear_pointer(&self->cert, gnutls_x509_crt_deinit);
-	g_clear_pointer(&self->key, gnutls_privkey_deinit);
+	self->has_cert = FALSE;
+	g_clear_pointer(&self->subject_der, g_bytes_unref);
 	g_clear_pointer(&self->subject, g_free);
 	g_clear_pointer(&self->issuer, g_free);
 	g_clear_pointer(&self->serial, g_free);
@@ -284,11 +293,14 @@ static gboolean
 scep_profile_load_cert(ScepProfile *self)
 {
 	g_autoptr(GError) error = NULL;
+	g_auto(gnutls_x509_crt_t) cert = NULL;
+	gnutls_datum_t raw_dn = { NULL, 0 };
 	guchar serial[64];
 	size_t serial_len = sizeof(serial);
 
 	scep_profile_clear_cert(self);
-	if (!scep_cert_store_load(self->paths, &self->cert, &self->key, &error)) {
+	/* the key is loaded too, to be sure it matches; it is not kept */
+	if (!scep_cert_store_load(self->paths, &cert, NULL, &error)) {
 		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
 			g_warning("profile %s: installed certificate unusable: %s",
 				  self->name,
@@ -296,16 +308,21 @@ scep_profile_load_cert(ScepProfile *self)
 		scep_profile_notify_cert(self);
 		return FALSE;
 	}
-	self->subject = scep_profile_crt_dn(self->cert, FALSE);
-	self->issuer = scep_profile_crt_dn(self->cert, TRUE);
-	if (gnutls_x509_crt_get_serial(self->cert, serial, &serial_len) >= 0) {
+	self->has_cert = TRUE;
+	self->subject = scep_profile_crt_dn(cert, FALSE);
+	self->issuer = scep_profile_crt_dn(cert, TRUE);
+	if (gnutls_x509_crt_get_raw_dn(cert, &raw_dn) >= 0) {
+		self->subject_der = g_bytes_new(raw_dn.data, raw_dn.size);
+		gnutls_free(raw_dn.data);
+	}
+	if (gnutls_x509_crt_get_serial(cert, serial, &serial_len) >= 0) {
 		GString *hex = g_string_new(NULL);
 		for (gsize i = 0; i < serial_len; i++)
 			g_string_append_printf(hex, "%02X", serial[i]);
 		self->serial = g_string_free(hex, FALSE);
 	}
-	self->not_before = gnutls_x509_crt_get_activation_time(self->cert);
-	self->not_after = gnutls_x509_crt_get_expiration_time(self->cert);
+	self->not_before = gnutls_x509_crt_get_activation_time(cert);
+	self->not_after = gnutls_x509_crt_get_expiration_time(cert);
 	self->renewal_time = scep_profile_compute_renewal_time(self);
 	scep_profile_notify_cert(self);
 	return TRUE;
@@ -426,6 +443,8 @@ scep_profile_set_settings(ScepProfile *self,
 		scep_registry_snapshot_ref(snapshot);
 	g_clear_pointer(&self->snapshot, scep_registry_snapshot_unref);
 	self->snapshot = snapshot;
+	/* ndes6: the mscep_admin retrieval is made again from the new settings */
+	g_clear_object(&self->ndes_admin);
 	self->settings =
 	    snapshot != NULL ? scep_registry_snapshot_get_settings(snapshot, self->instance) : NULL;
 	g_free(self->invalid_reason);
@@ -450,7 +469,7 @@ scep_profile_set_settings(ScepProfile *self,
 		scep_profile_load_cert(self);
 	if ((changes & SCEP_PROFILE_CHANGE_RE_ENROLL) != 0) {
 		g_autoptr(GBytes) stale = g_steal_pointer(&self->persist->new_key_pem);
-		if (self->cert != NULL)
+		if (self->has_cert)
 			self->reenroll_requested = TRUE;
 		if (self->persist->pending != NULL) {
 			g_message("profile %s: pending transaction %s dropped: the request changed",
@@ -497,6 +516,8 @@ scep_profile_op_end(ScepProfile *self)
 	g_clear_object(&self->cancellable);
 	g_clear_object(&self->client);
 	g_clear_pointer(&self->new_key, gnutls_privkey_deinit);
+	/* a one-time challenge is never kept past its operation */
+	g_clear_pointer(&self->challenge, scep_ndes_challenge_free);
 }
 
 static const gchar *
@@ -784,18 +805,42 @@ scep_profile_submit(ScepProfile *self)
 		.message_type = SCEP_MESSAGE_TYPE_PKCS_REQ,
 		.key = self->new_key,
 	};
+	g_auto(gnutls_x509_crt_t) signer_cert = NULL;
+	g_auto(gnutls_privkey_t) signer_key = NULL;
 	g_autofree gchar *reason = NULL;
 
 	if (params == NULL) {
 		scep_profile_op_fail(self, g_steal_pointer(&error));
 		return;
 	}
-	if (self->settings->crypt_password[0] != '\0')
+	if (self->challenge != NULL &&
+	    scep_clock_get_wall(self->clock) - self->challenge_at > SCEP_NDES_CHALLENGE_MAX_AGE) {
+		/* too old to trust (NDES: 60 minutes): a new one, the key stays */
+		g_message("profile %s: the challenge password is too old, fetching a new one",
+			  self->name);
+		g_clear_pointer(&self->challenge, scep_ndes_challenge_free);
+		g_clear_pointer(&self->new_key, gnutls_privkey_deinit);
+		scep_profile_fetch_ndes_challenge(self);
+		return;
+	}
+	if (self->challenge != NULL) {
+		/* fetched for this request only; wiped as soon as the request is built */
+		g_autoptr(ScepNdesChallenge) challenge = g_steal_pointer(&self->challenge);
+		scep_csr_params_set_challenge_password(params,
+						       scep_ndes_challenge_get_password(challenge));
+	} else if (self->settings->crypt_password[0] != '\0' &&
+		   !scep_settings_map_challenge_from_ndes(self->settings)) {
 		scep_csr_params_set_challenge_password(params, self->settings->crypt_password);
+	}
 	request.csr_params = params;
 	if (self->op == SCEP_PROFILE_OP_RENEW) {
-		request.signer_cert = self->cert;
-		request.signer_key = self->key;
+		if (!scep_cert_store_load(self->paths, &signer_cert, &signer_key, &error)) {
+			g_prefix_error(&error, "the current certificate cannot sign the renewal: ");
+			scep_profile_op_fail(self, g_steal_pointer(&error));
+			return;
+		}
+		request.signer_cert = signer_cert;
+		request.signer_key = signer_key;
 		if (g_strcmp0(self->settings->renewal_message_type, "RenewalReq") == 0 &&
 		    caps != NULL && scep_caps_supports_renewal(caps))
 			request.message_type = SCEP_MESSAGE_TYPE_RENEWAL_REQ;
@@ -869,12 +914,67 @@ scep_profile_ensure_key(ScepProfile *self)
 	    bits, self->cancellable, scep_profile_keygen_cb, g_object_ref(self));
 }
 
+static void scep_profile_challenge(ScepProfile *self);
+
+static void
+scep_profile_ndes_challenge_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(ScepProfile) self = SCEP_PROFILE(user_data);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(ScepNdesChallenge) challenge =
+	    scep_ndes_admin_fetch_finish(SCEP_NDES_ADMIN(source), result, &error);
+	if (self->op == SCEP_PROFILE_OP_NONE)
+		return;
+	if (challenge == NULL) {
+		g_prefix_error(&error, "challenge from mscep_admin: ");
+		scep_profile_op_fail(self, g_steal_pointer(&error));
+		return;
+	}
+	g_clear_pointer(&self->challenge, scep_ndes_challenge_free);
+	self->challenge = g_steal_pointer(&challenge);
+	self->challenge_at = scep_clock_get_wall(self->clock);
+	g_message("profile %s: one-time challenge password received from mscep_admin", self->name);
+	scep_profile_ensure_key(self);
+}
+
+/* a fresh one-time challenge from NDES mscep_admin, right before the request that needs it */
+static void
+scep_profile_fetch_ndes_challenge(ScepProfile *self)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *reason = NULL;
+	if (self->ndes_admin == NULL) {
+		self->ndes_admin = scep_settings_map_new_ndes_admin(
+		    self->settings, scep_ndes_client_get_ca_certs(self->client), &error);
+		if (self->ndes_admin == NULL) {
+			scep_profile_op_fail(self, g_steal_pointer(&error));
+			return;
+		}
+	}
+	g_clear_pointer(&self->challenge, scep_ndes_challenge_free);
+	reason = g_strdup_printf("fetching a one-time challenge password from %s (%s as %s)",
+				 scep_ndes_admin_get_url(self->ndes_admin),
+				 self->settings->ndes_auth,
+				 self->settings->ndes_user);
+	scep_profile_set_state(self, SCEP_PROFILE_STATE_CHALLENGE, reason);
+	scep_ndes_admin_fetch_async(self->ndes_admin,
+				    self->cancellable,
+				    scep_profile_ndes_challenge_cb,
+				    g_object_ref(self));
+}
+
 static void
 scep_profile_challenge(ScepProfile *self)
 {
 	g_autoptr(GError) error = NULL;
 	if (!scep_settings_map_check_challenge(self->settings, &error)) {
 		scep_profile_op_fail(self, g_steal_pointer(&error));
+		return;
+	}
+	/* renewal signed with the current certificate needs no challenge */
+	if (scep_settings_map_challenge_from_ndes(self->settings) &&
+	    self->op != SCEP_PROFILE_OP_RENEW) {
+		scep_profile_fetch_ndes_challenge(self);
 		return;
 	}
 	if (self->op != SCEP_PROFILE_OP_RENEW)
@@ -1042,19 +1142,10 @@ scep_profile_subject_changed(ScepProfile *self)
 {
 	g_autofree gchar *dn = scep_settings_map_subject(self->settings, NULL);
 	g_autoptr(GBytes) want = NULL;
-	gnutls_datum_t have = { NULL, 0 };
-	if (dn == NULL || self->cert == NULL)
+	if (dn == NULL || self->subject_der == NULL)
 		return FALSE;
 	want = scep_csr_dn_to_der(dn, NULL);
-	if (want == NULL || gnutls_x509_crt_get_raw_dn(self->cert, &have) < 0)
-		return FALSE;
-	if (have.size == g_bytes_get_size(want) &&
-	    memcmp(have.data, g_bytes_get_data(want, NULL), have.size) == 0) {
-		gnutls_free(have.data);
-		return FALSE;
-	}
-	gnutls_free(have.data);
-	return TRUE;
+	return want != NULL && !g_bytes_equal(want, self->subject_der);
 }
 
 static void
@@ -1125,7 +1216,7 @@ scep_profile_evaluate(ScepProfile *self)
 		scep_profile_evaluate_pending(self, now);
 		return;
 	}
-	if (self->cert == NULL) {
+	if (!self->has_cert) {
 		op = SCEP_PROFILE_OP_ENROLL;
 		why = g_strdup("no certificate installed");
 	} else if (now >= self->not_after && self->persist->operation == NULL &&
@@ -1307,7 +1398,7 @@ scep_profile_request(ScepProfile *self,
 	}
 	self->persist->attempt = 0;
 	self->persist->next_attempt = 0;
-	if (self->cert == NULL)
+	if (!self->has_cert)
 		op = SCEP_PROFILE_OP_ENROLL;
 	else if (start_over || self->not_after <= scep_clock_get_wall(self->clock) ||
 		 scep_settings_get_renewal_method(self->settings) == SCEP_RENEWAL_METHOD_START_OVER)
@@ -1578,6 +1669,8 @@ scep_profile_dispose(GObject *object)
 		scep_profile_complete_waiters(self, error);
 	}
 	g_clear_object(&self->clock);
+	g_clear_object(&self->ndes_admin);
+	g_clear_pointer(&self->challenge, scep_ndes_challenge_free);
 	G_OBJECT_CLASS(scep_profile_parent_class)->dispose(object);
 }
 

@@ -491,17 +491,151 @@ scep_settings_map_csr_params(const ScepSettings *s, GError **error)
 	return g_steal_pointer(&params);
 }
 
+/* a configuration error of the NDES retrieval as a settings error (the key named) */
+static gpointer
+scep_settings_map_admin_error(GError *error_local, GError **error)
+{
+	g_set_error(error,
+		    SCEP_SETTINGS_MAP_ERROR,
+		    SCEP_SETTINGS_MAP_ERROR_INVALID,
+		    "ndes.challenge_password_retrieval: %s",
+		    error_local->message);
+	return NULL;
+}
+
+static gboolean
+scep_settings_map_is_ndes(const ScepSettings *s)
+{
+	return g_ascii_strcasecmp(s->use_ready_made_challenge_password_command, "NDES") == 0;
+}
+
+gboolean
+scep_settings_map_challenge_from_ndes(const ScepSettings *s)
+{
+	return scep_settings_map_is_ndes(s);
+}
+
 gboolean
 scep_settings_map_check_challenge(const ScepSettings *s, GError **error)
 {
-	if (g_ascii_strcasecmp(s->use_ready_made_challenge_password_command, "NDES") == 0) {
-		g_set_error_literal(
-		    error,
-		    SCEP_SETTINGS_MAP_ERROR,
-		    SCEP_SETTINGS_MAP_ERROR_UNSUPPORTED,
-		    "use_ready_made_challenge_password_command=NDES is not supported "
-		    "by this build yet");
+	gboolean kerberos;
+	if (!scep_settings_map_is_ndes(s))
+		return TRUE;
+	kerberos = g_strcmp0(s->ndes_auth, "Kerberos") == 0;
+	if (s->ndes_user[0] == '\0' &&
+	    !(kerberos && (s->ndes_krb5_keytab[0] != '\0' || s->ndes_krb5_ccache[0] != '\0'))) {
+		g_set_error_literal(error,
+				    SCEP_SETTINGS_MAP_ERROR,
+				    SCEP_SETTINGS_MAP_ERROR_INVALID,
+				    "use_ready_made_challenge_password_command=NDES needs "
+				    "ndes.challenge_password_retrieval.user");
+		return FALSE;
+	}
+	if (s->ndes_crypt_password[0] == '\0' &&
+	    !(kerberos && (s->ndes_krb5_keytab[0] != '\0' || s->ndes_krb5_ccache[0] != '\0'))) {
+		g_set_error_literal(error,
+				    SCEP_SETTINGS_MAP_ERROR,
+				    SCEP_SETTINGS_MAP_ERROR_INVALID,
+				    "use_ready_made_challenge_password_command=NDES needs "
+				    "ndes.challenge_password_retrieval.crypt_password");
+		return FALSE;
+	}
+	if (!kerberos &&
+	    g_utf8_strlen(s->ndes_crypt_password, -1) > SCEP_NDES_ADMIN_NTLM_MAX_PASSWORD) {
+		g_set_error(error,
+			    SCEP_SETTINGS_MAP_ERROR,
+			    SCEP_SETTINGS_MAP_ERROR_UNSUPPORTED,
+			    "ndes.challenge_password_retrieval.crypt_password is longer than %u "
+			    "characters, which NTLM in this build refuses",
+			    (guint)SCEP_NDES_ADMIN_NTLM_MAX_PASSWORD);
 		return FALSE;
 	}
 	return TRUE;
+}
+
+/* whether mscep_admin is fetched over https (anything but "none" in cacert) */
+static gboolean
+scep_settings_map_ndes_https(const ScepSettings *s)
+{
+	return !g_str_has_prefix(s->ndes_cacert, "none");
+}
+
+gchar *
+scep_settings_map_ndes_url(const ScepSettings *s, GError **error)
+{
+	g_autoptr(GError) error_local = NULL;
+	gchar *url;
+	if (s->ndes_url[0] != '\0')
+		return g_strdup(s->ndes_url);
+	url =
+	    scep_ndes_admin_default_url(s->scepurl, scep_settings_map_ndes_https(s), &error_local);
+	if (url == NULL) {
+		g_set_error(error,
+			    SCEP_SETTINGS_MAP_ERROR,
+			    SCEP_SETTINGS_MAP_ERROR_INVALID,
+			    "ndes.challenge_password_retrieval: %s",
+			    error_local->message);
+		return NULL;
+	}
+	return url;
+}
+
+/* the CA certificates of a GetCACert answer (no RA certificates) as PEM */
+static GBytes *
+scep_settings_map_ca_pem(ScepCaCerts *ca_certs)
+{
+	GPtrArray *all = scep_ca_certs_get_all(ca_certs);
+	GString *pem = g_string_new(NULL);
+	gnutls_x509_crt_t ra_sign = scep_ca_certs_get_ra_sign(ca_certs);
+	gnutls_x509_crt_t ra_encrypt = scep_ca_certs_get_ra_encrypt(ca_certs);
+	gnutls_x509_crt_t ca = scep_ca_certs_get_ca(ca_certs);
+	for (guint i = 0; i < all->len; i++) {
+		gnutls_x509_crt_t crt = g_ptr_array_index(all, i);
+		gnutls_datum_t out = { NULL, 0 };
+		if (crt != ca && (crt == ra_sign || crt == ra_encrypt))
+			continue;
+		if (gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &out) < 0)
+			continue;
+		g_string_append_len(pem, (const gchar *)out.data, out.size);
+		gnutls_free(out.data);
+	}
+	return g_string_free_to_bytes(pem);
+}
+
+ScepNdesAdmin *
+scep_settings_map_new_ndes_admin(const ScepSettings *s, ScepCaCerts *ca_certs, GError **error)
+{
+	g_autofree gchar *url = scep_settings_map_ndes_url(s, error);
+	g_autoptr(ScepNdesAdmin) admin = NULL;
+	g_autoptr(GError) error_local = NULL;
+	gboolean kerberos = g_strcmp0(s->ndes_auth, "Kerberos") == 0;
+
+	if (url == NULL)
+		return NULL;
+	admin = scep_ndes_admin_new(url, &error_local);
+	if (admin == NULL)
+		return scep_settings_map_admin_error(error_local, error);
+	if (kerberos) {
+		/* a later instance with another origin would need a restart (libsoup) */
+		if (!scep_ndes_admin_trust_gssapi_url(url, &error_local))
+			return scep_settings_map_admin_error(error_local, error);
+		scep_ndes_admin_set_auth(admin, SCEP_NDES_ADMIN_AUTH_KERBEROS);
+	}
+	if (!scep_ndes_admin_set_user(admin, s->ndes_user, &error_local))
+		return scep_settings_map_admin_error(error_local, error);
+	scep_ndes_admin_set_password(admin, s->ndes_crypt_password);
+	scep_ndes_admin_set_krb5_keytab(admin, s->ndes_krb5_keytab);
+	scep_ndes_admin_set_krb5_ccache(admin, s->ndes_krb5_ccache);
+	if (s->proxy[0] != '\0' && !scep_ndes_admin_set_proxy(admin, s->proxy, &error_local))
+		return scep_settings_map_admin_error(error_local, error);
+	scep_ndes_admin_set_timeout(admin, (guint)s->request_timeout);
+	if (g_str_has_prefix(s->ndes_cacert, "/")) {
+		if (!scep_ndes_admin_set_trust_file(admin, s->ndes_cacert, &error_local))
+			return scep_settings_map_admin_error(error_local, error);
+	} else if (g_strcmp0(s->ndes_cacert, "from getca operation") == 0 && ca_certs != NULL) {
+		g_autoptr(GBytes) pem = scep_settings_map_ca_pem(ca_certs);
+		if (!scep_ndes_admin_set_trust_pem(admin, pem, &error_local))
+			return scep_settings_map_admin_error(error_local, error);
+	}
+	return g_steal_pointer(&admin);
 }

@@ -3,6 +3,7 @@
 #include <gio/gio.h>
 
 #include "scep-csr.h"
+#include "scep-ndes-admin.h"
 #include "scep-ndes-client.h"
 #include "scep-settings.h"
 
@@ -42,7 +43,20 @@ gchar *scep_settings_map_subject(const ScepSettings *settings, GError **error);
 /* subject, SANs (first SAN, other slots, SID URI), keyUsage, EKU and template; no challenge */
 ScepCsrParams *scep_settings_map_csr_params(const ScepSettings *settings, GError **error);
 
-/* whether the challenge comes from NDES mscep_admin (not supported by this build yet) */
+/* whether the challenge settings can be used (NDES: user and password, or a Kerberos keytab or
+ * credential cache; NTLM passwords up to 128 characters) */
 gboolean scep_settings_map_check_challenge(const ScepSettings *settings, GError **error);
+
+/* ndes6: whether the challenge is fetched from NDES mscep_admin
+ * (use_ready_made_challenge_password_command=NDES) */
+gboolean scep_settings_map_challenge_from_ndes(const ScepSettings *settings);
+/* the mscep_admin URL: ndes.challenge_password_retrieval.url, or scepurl's scheme and host
+ * (https unless cacert is "none (not using https)") + /certsrv/mscep_admin/ */
+gchar *scep_settings_map_ndes_url(const ScepSettings *settings, GError **error);
+/* the retrieval configured from the settings; @ca_certs: the CA certificates just obtained by
+ * GetCACert, trusted when cacert is "from getca operation" */
+ScepNdesAdmin *scep_settings_map_new_ndes_admin(const ScepSettings *settings,
+						ScepCaCerts *ca_certs,
+						GError **error);
 
 G_END_DECLS

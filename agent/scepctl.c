@@ -3,13 +3,16 @@
 #include <errno.h>
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
+#include <glib-unix.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <gnutls/gnutls.h>
 #include <locale.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "scep-dbus-generated.h"
 #include "scep-gnutls-common.h"
 #include "scep-ndes-client.h"
 #include "scep-ndes-error.h"
@@ -833,9 +836,840 @@ scepctl_start(ScepCtl *ctl, GError **error)
 static void
 scepctl_print_usage(void)
 {
+	g_printerr(
+	    _("Usage: scepctl [--json] [--bus system|session|ADDRESS] list | status INSTANCE "
+	      "| monitor | enroll INSTANCE | renew [--wait] INSTANCE | reload\n"));
 	g_printerr(_("Usage: scepctl COMMAND URL [OPTION...]\n"
 		     "Commands: getcaps, getca, getnextca, request, poll, getcert, getcrl\n"
 		     "Run scepctl COMMAND --help for the options of a command.\n"));
+}
+
+/* ---- daemon verbs: talk to scep-agent over D-Bus, through the XML's interfaces only ---- */
+
+#define SCEPCTL_DBUS_NAME  "org.scepagent.Agent1"
+#define SCEPCTL_DBUS_PATH  "/org/scepagent/Agent1"
+#define SCEPCTL_DBUS_CERTS "/org/scepagent/Agent1/certificates/"
+#define SCEPCTL_DBUS_ERROR "org.scepagent.Agent1.Error."
+
+typedef struct {
+	GMainLoop *loop;
+	gint exit_code;
+	gboolean json;
+	gboolean wait;
+	gboolean verbose;
+	gboolean color;
+	gchar *bus;
+	gchar *verb;
+	gchar *instance;
+	GDBusConnection *connection;
+	GDBusObjectManager *manager;
+	ScepDbusCertificate *cert;
+} ScepCtlDaemon;
+
+static void
+scepctl_daemon_clear(ScepCtlDaemon *d)
+{
+	g_clear_object(&d->cert);
+	g_clear_object(&d->manager);
+	g_clear_object(&d->connection);
+	g_clear_pointer(&d->loop, g_main_loop_unref);
+	g_free(d->bus);
+	g_free(d->verb);
+	g_free(d->instance);
+}
+
+/* the pinned state values of data/org.scepagent.Agent1.xml */
+static const gchar *
+scepctl_state_name(guint state)
+{
+	static const gchar *const names[] = { "disabled",  "unconfigured",   "fetching-ca",
+					      "challenge", "generating-key", "submitting",
+					      "pending",   "valid",          "renewing",
+					      "rejected",  "failed" };
+	return state < G_N_ELEMENTS(names) ? names[state] : "unknown";
+}
+
+/* SGR colour of a state, for a terminal */
+static const gchar *
+scepctl_state_color(guint state)
+{
+	switch (state) {
+	case 7: /* valid */
+		return "\033[32m";
+	case 9:  /* rejected */
+	case 10: /* failed */
+	case 1:  /* unconfigured */
+		return "\033[31m";
+	case 0: /* disabled */
+		return "\033[2m";
+	default: /* in flight or pending */
+		return "\033[33m";
+	}
+}
+
+static gchar *
+scepctl_format_time(guint64 when)
+{
+	g_autoptr(GDateTime) dt = NULL;
+	if (when == 0 || when > (guint64)G_MAXINT64)
+		return g_strdup("-");
+	dt = g_date_time_new_from_unix_local((gint64)when);
+	if (dt == NULL)
+		return g_strdup("-");
+	return g_date_time_format(dt, "%Y-%m-%d %H:%M:%S");
+}
+
+/* the D-Bus error name (or a local kind) and the exit code of scepctl(1) */
+static gint
+scepctl_daemon_classify(const GError *error, gchar **name)
+{
+	g_autofree gchar *remote = NULL;
+	if (g_dbus_error_is_remote_error(error))
+		remote = g_dbus_error_get_remote_error(error);
+	if (remote != NULL) {
+		static const gchar *const usage[] = {
+			SCEPCTL_DBUS_ERROR "NotFound",
+			SCEPCTL_DBUS_ERROR "InvalidArgument",
+			SCEPCTL_DBUS_ERROR "InvalidValue",
+			SCEPCTL_DBUS_ERROR "Disabled",
+			SCEPCTL_DBUS_ERROR "Unconfigured",
+			"org.freedesktop.DBus.Error.UnknownObject",
+			"org.freedesktop.DBus.Error.UnknownMethod",
+			"org.freedesktop.DBus.Error.InvalidArgs",
+			NULL,
+		};
+		gint code = SCEPCTL_EXIT_FAILED;
+		if (g_strcmp0(remote, SCEPCTL_DBUS_ERROR "Rejected") == 0)
+			code = SCEPCTL_EXIT_REJECTED;
+		else if (g_strv_contains(usage, remote))
+			code = SCEPCTL_EXIT_USAGE;
+		*name = g_steal_pointer(&remote);
+		return code;
+	}
+	if (error->domain == G_OPTION_ERROR) {
+		*name = g_strdup("usage");
+		return SCEPCTL_EXIT_USAGE;
+	}
+	*name = g_strdup("failed");
+	return SCEPCTL_EXIT_FAILED;
+}
+
+/* takes @error */
+static void
+scepctl_daemon_fail(ScepCtlDaemon *d, GError *error_in)
+{
+	g_autoptr(GError) error = error_in;
+	g_autofree gchar *name = NULL;
+	g_autofree gchar *message = NULL;
+	d->exit_code = scepctl_daemon_classify(error, &name);
+	if (g_dbus_error_is_remote_error(error))
+		g_dbus_error_strip_remote_error(error);
+	message = g_strdup(error->message);
+	if (d->json) {
+		g_autofree gchar *js_name = scepctl_json_string(name);
+		g_autofree gchar *js_msg = scepctl_json_string(message);
+		g_print("{\"result\": \"%s\", \"error\": %s, \"message\": %s}\n",
+			d->exit_code == SCEPCTL_EXIT_REJECTED ? "rejected" : "error",
+			js_name,
+			js_msg);
+	} else if (d->exit_code == SCEPCTL_EXIT_REJECTED) {
+		g_printerr(_("Rejected by the CA: %s\n"), message);
+	} else {
+		g_printerr(_("Error: %s\n"), message);
+	}
+	if (d->loop != NULL)
+		g_main_loop_quit(d->loop);
+}
+
+static GDBusConnection *
+scepctl_daemon_bus(const gchar *bus, GError **error)
+{
+	if (bus == NULL || g_strcmp0(bus, "system") == 0)
+		return g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, error);
+	if (g_strcmp0(bus, "session") == 0)
+		return g_bus_get_sync(G_BUS_TYPE_SESSION, NULL, error);
+	if (!g_dbus_is_supported_address(bus, NULL)) {
+		g_set_error(error,
+			    G_OPTION_ERROR,
+			    G_OPTION_ERROR_BAD_VALUE,
+			    _("--bus must be system, session or a D-Bus address, not \"%s\""),
+			    bus);
+		return NULL;
+	}
+	return g_dbus_connection_new_for_address_sync(
+	    bus,
+	    G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+		G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+	    NULL,
+	    NULL,
+	    error);
+}
+
+static gboolean
+scepctl_daemon_connect(ScepCtlDaemon *d, GError **error)
+{
+	g_autofree gchar *owner = NULL;
+	d->connection = scepctl_daemon_bus(d->bus, error);
+	if (d->connection == NULL)
+		return FALSE;
+	d->manager =
+	    scep_dbus_object_manager_client_new_sync(d->connection,
+						     G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_NONE,
+						     SCEPCTL_DBUS_NAME,
+						     SCEPCTL_DBUS_PATH,
+						     NULL,
+						     error);
+	if (d->manager == NULL)
+		return FALSE;
+	owner =
+	    g_dbus_object_manager_client_get_name_owner(G_DBUS_OBJECT_MANAGER_CLIENT(d->manager));
+	/* monitor waits for the daemon to appear */
+	if (owner == NULL && g_strcmp0(d->verb, "monitor") != 0) {
+		g_set_error_literal(error,
+				    G_IO_ERROR,
+				    G_IO_ERROR_FAILED,
+				    _("scep-agent is not running on this bus"));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+scepctl_daemon_find(ScepCtlDaemon *d, GError **error)
+{
+	g_autofree gchar *path = g_strconcat(SCEPCTL_DBUS_CERTS, d->instance, NULL);
+	GDBusInterface *iface = NULL;
+	if (g_variant_is_object_path(path))
+		iface = g_dbus_object_manager_get_interface(
+		    d->manager, path, "org.scepagent.Agent1.Certificate");
+	if (iface == NULL) {
+		g_autofree gchar *message = g_strdup_printf(_("No such instance: %s"), d->instance);
+		/* reported like the daemon's own NotFound */
+		g_propagate_error(
+		    error, g_dbus_error_new_for_dbus_error(SCEPCTL_DBUS_ERROR "NotFound", message));
+		return FALSE;
+	}
+	d->cert = SCEP_DBUS_CERTIFICATE(iface);
+	return TRUE;
+}
+
+static gint
+scepctl_strv_compare(const void *a, const void *b)
+{
+	return g_strcmp0(*(const gchar *const *)a, *(const gchar *const *)b);
+}
+
+/* every property of @proxy as one JSON object, keyed by the D-Bus property names */
+static gchar *
+scepctl_proxy_json(GDBusProxy *proxy)
+{
+	g_auto(GStrv) names = g_dbus_proxy_get_cached_property_names(proxy);
+	GString *out = g_string_new("{");
+	guint n = 0;
+	if (names == NULL)
+		return g_string_free(g_string_append_c(out, '}'), FALSE);
+	qsort(names, g_strv_length(names), sizeof(gchar *), scepctl_strv_compare);
+	for (guint i = 0; names[i] != NULL; i++) {
+		g_autoptr(GVariant) value = g_dbus_proxy_get_cached_property(proxy, names[i]);
+		g_autofree gchar *js_name = scepctl_json_string(names[i]);
+		if (value == NULL)
+			continue;
+		g_string_append_printf(out, "%s%s: ", n++ > 0 ? ", " : "", js_name);
+		if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING)) {
+			g_autofree gchar *s =
+			    scepctl_json_string(g_variant_get_string(value, NULL));
+			g_string_append(out, s);
+		} else if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN)) {
+			g_string_append(out, g_variant_get_boolean(value) ? "true" : "false");
+		} else if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT32)) {
+			g_string_append_printf(out, "%u", g_variant_get_uint32(value));
+		} else if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT64)) {
+			g_string_append_printf(
+			    out, "%" G_GUINT64_FORMAT, g_variant_get_uint64(value));
+		} else {
+			g_autofree gchar *text = g_variant_print(value, FALSE);
+			g_autofree gchar *s = scepctl_json_string(text);
+			g_string_append(out, s);
+		}
+	}
+	g_string_append_c(out, '}');
+	return g_string_free(out, FALSE);
+}
+
+static GList *
+scepctl_daemon_certificates(ScepCtlDaemon *d)
+{
+	GList *objects = g_dbus_object_manager_get_objects(d->manager);
+	GList *certs = NULL;
+	for (GList *l = objects; l != NULL; l = l->next) {
+		ScepDbusCertificate *cert =
+		    scep_dbus_object_get_certificate(SCEP_DBUS_OBJECT(l->data));
+		if (cert != NULL)
+			certs = g_list_prepend(certs, cert);
+	}
+	g_list_free_full(objects, g_object_unref);
+	return g_list_reverse(certs);
+}
+
+/* instances in numeric order: cert2 before cert10 */
+static gint
+scepctl_cert_compare(gconstpointer a, gconstpointer b)
+{
+	const gchar *na = scep_dbus_certificate_get_instance((ScepDbusCertificate *)a);
+	const gchar *nb = scep_dbus_certificate_get_instance((ScepDbusCertificate *)b);
+	gsize la = na != NULL ? strlen(na) : 0;
+	gsize lb = nb != NULL ? strlen(nb) : 0;
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return g_strcmp0(na, nb);
+}
+
+/* @text padded to @width columns, in colour when asked */
+static void
+scepctl_print_cell(GString *line, const gchar *text, guint width, const gchar *color)
+{
+	glong len = g_utf8_strlen(text, -1);
+	if (color != NULL)
+		g_string_append(line, color);
+	g_string_append(line, text);
+	if (color != NULL)
+		g_string_append(line, "\033[0m");
+	for (glong i = len; i < (glong)width; i++)
+		g_string_append_c(line, ' ');
+	g_string_append_c(line, ' ');
+}
+
+static void
+scepctl_daemon_list(ScepCtlDaemon *d)
+{
+	GList *certs = g_list_sort(scepctl_daemon_certificates(d), scepctl_cert_compare);
+	if (d->json) {
+		GString *out = g_string_new("{\"instances\": [");
+		for (GList *l = certs; l != NULL; l = l->next) {
+			g_autofree gchar *obj = scepctl_proxy_json(G_DBUS_PROXY(l->data));
+			g_string_append_printf(out, "%s%s", l != certs ? ", " : "", obj);
+		}
+		g_string_append(out, "]}\n");
+		g_print("%s", out->str);
+		g_string_free(out, TRUE);
+	} else {
+		g_autoptr(GString) line = g_string_new(NULL);
+		scepctl_print_cell(line, _("INSTANCE"), 9, NULL);
+		scepctl_print_cell(line, _("STATE"), 14, NULL);
+		scepctl_print_cell(line, _("EXPIRES"), 19, NULL);
+		scepctl_print_cell(line, _("NEXT ATTEMPT"), 19, NULL);
+		g_string_append(line, _("SUBJECT"));
+		g_print("%s\n", line->str);
+		for (GList *l = certs; l != NULL; l = l->next) {
+			ScepDbusCertificate *cert = l->data;
+			guint state = scep_dbus_certificate_get_state(cert);
+			g_autofree gchar *expires =
+			    scepctl_format_time(scep_dbus_certificate_get_not_after(cert));
+			g_autofree gchar *next =
+			    scepctl_format_time(scep_dbus_certificate_get_next_attempt(cert));
+			const gchar *subject = scep_dbus_certificate_get_subject(cert);
+			g_string_truncate(line, 0);
+			scepctl_print_cell(line, scep_dbus_certificate_get_instance(cert), 9, NULL);
+			scepctl_print_cell(line,
+					   scepctl_state_name(state),
+					   14,
+					   d->color ? scepctl_state_color(state) : NULL);
+			scepctl_print_cell(line, expires, 19, NULL);
+			scepctl_print_cell(line, next, 19, NULL);
+			g_string_append(line,
+					subject != NULL && subject[0] != '\0' ? subject : "-");
+			g_print("%s\n", line->str);
+		}
+	}
+	g_list_free_full(certs, g_object_unref);
+	d->exit_code = SCEPCTL_EXIT_OK;
+}
+
+static void
+scepctl_print_field(const gchar *label, const gchar *value)
+{
+	g_autoptr(GString) line = g_string_new(NULL);
+	scepctl_print_cell(line, label, 22, NULL);
+	g_string_append(line, value != NULL && value[0] != '\0' ? value : "-");
+	g_print("%s\n", line->str);
+}
+
+static void
+scepctl_print_time_field(const gchar *label, guint64 when)
+{
+	g_autofree gchar *text = scepctl_format_time(when);
+	scepctl_print_field(label, text);
+}
+
+static void
+scepctl_daemon_status(ScepCtlDaemon *d)
+{
+	ScepDbusCertificate *c = d->cert;
+	guint state = scep_dbus_certificate_get_state(c);
+	g_autofree gchar *state_text = NULL;
+	g_autofree gchar *attempt = NULL;
+
+	d->exit_code = SCEPCTL_EXIT_OK;
+	if (d->json) {
+		g_autofree gchar *obj = scepctl_proxy_json(G_DBUS_PROXY(c));
+		g_print("%s\n", obj);
+		return;
+	}
+	state_text = d->color ? g_strdup_printf("%s%s\033[0m (%u)",
+						scepctl_state_color(state),
+						scepctl_state_name(state),
+						state)
+			      : g_strdup_printf("%s (%u)", scepctl_state_name(state), state);
+	attempt = g_strdup_printf("%u", scep_dbus_certificate_get_attempt(c));
+	scepctl_print_field(_("Instance"), scep_dbus_certificate_get_instance(c));
+	scepctl_print_field(_("Enabled"),
+			    scep_dbus_certificate_get_enabled(c) ? _("yes") : _("no"));
+	scepctl_print_field(_("State"), state_text);
+	scepctl_print_field(_("Reason"), scep_dbus_certificate_get_reason(c));
+	scepctl_print_field(_("Subject"), scep_dbus_certificate_get_subject(c));
+	scepctl_print_field(_("Issuer"), scep_dbus_certificate_get_issuer(c));
+	scepctl_print_field(_("Serial"), scep_dbus_certificate_get_serial(c));
+	scepctl_print_time_field(_("Valid from"), scep_dbus_certificate_get_not_before(c));
+	scepctl_print_time_field(_("Valid until"), scep_dbus_certificate_get_not_after(c));
+	scepctl_print_time_field(_("Renewal time"), scep_dbus_certificate_get_renewal_time(c));
+	scepctl_print_time_field(_("Next attempt"), scep_dbus_certificate_get_next_attempt(c));
+	scepctl_print_field(_("Failed attempts"), attempt);
+	scepctl_print_time_field(_("Last attempt"), scep_dbus_certificate_get_last_attempt(c));
+	scepctl_print_field(_("Last error"), scep_dbus_certificate_get_last_error(c));
+	scepctl_print_field(_("Last error kind"), scep_dbus_certificate_get_last_error_name(c));
+	scepctl_print_field(_("Renewal method"), scep_dbus_certificate_get_renewal_method(c));
+	scepctl_print_field(_("CA fingerprint"), scep_dbus_certificate_get_ca_fingerprint(c));
+	scepctl_print_field(_("Certificate file"), scep_dbus_certificate_get_certificate_path(c));
+	scepctl_print_field(_("Key file"), scep_dbus_certificate_get_key_path(c));
+	scepctl_print_field(_("Chain file"), scep_dbus_certificate_get_chain_path(c));
+	scepctl_print_field(_("Pending transaction"),
+			    scep_dbus_certificate_get_pending_transaction_id(c));
+}
+
+/* ---- monitor and renew --wait: signals as they arrive ---- */
+
+static const gchar *
+scepctl_object_instance(GDBusObject *object)
+{
+	const gchar *path = g_dbus_object_get_object_path(object);
+	const gchar *slash = strrchr(path, '/');
+	return slash != NULL ? slash + 1 : path;
+}
+
+static void
+scepctl_print_transition(
+    ScepCtlDaemon *d, const gchar *instance, guint old_state, guint new_state, const gchar *reason)
+{
+	if (d->json) {
+		g_autofree gchar *js_inst = scepctl_json_string(instance);
+		g_autofree gchar *js_reason = scepctl_json_string(reason);
+		g_print("{\"event\": \"state-changed\", \"instance\": %s, \"old_state\": %u, "
+			"\"old_state_name\": \"%s\", \"new_state\": %u, \"new_state_name\": "
+			"\"%s\", \"reason\": %s}\n",
+			js_inst,
+			old_state,
+			scepctl_state_name(old_state),
+			new_state,
+			scepctl_state_name(new_state),
+			js_reason);
+		return;
+	}
+	g_print("%s: %s -> %s%s%s%s%s\n",
+		instance,
+		scepctl_state_name(old_state),
+		d->color ? scepctl_state_color(new_state) : "",
+		scepctl_state_name(new_state),
+		d->color ? "\033[0m" : "",
+		reason != NULL && reason[0] != '\0' ? ": " : "",
+		reason != NULL ? reason : "");
+}
+
+static void
+scepctl_print_object_event(ScepCtlDaemon *d, GDBusObject *object, gboolean added)
+{
+	const gchar *instance = scepctl_object_instance(object);
+	if (d->json) {
+		g_autofree gchar *js_inst = scepctl_json_string(instance);
+		g_print("{\"event\": \"%s\", \"instance\": %s}\n",
+			added ? "added" : "removed",
+			js_inst);
+	} else if (added) {
+		g_print(_("%s: added\n"), instance);
+	} else {
+		g_print(_("%s: removed\n"), instance);
+	}
+}
+
+static void
+scepctl_monitor_added_cb(GDBusObjectManager *manager, GDBusObject *object, gpointer user_data)
+{
+	scepctl_print_object_event(user_data, object, TRUE);
+}
+
+static void
+scepctl_monitor_removed_cb(GDBusObjectManager *manager, GDBusObject *object, gpointer user_data)
+{
+	scepctl_print_object_event(user_data, object, FALSE);
+}
+
+static void
+scepctl_monitor_signal_cb(GDBusObjectManagerClient *manager,
+			  GDBusObjectProxy *object,
+			  GDBusProxy *proxy,
+			  const gchar *sender,
+			  const gchar *signal_name,
+			  GVariant *parameters,
+			  gpointer user_data)
+{
+	ScepCtlDaemon *d = user_data;
+	guint old_state = 0;
+	guint new_state = 0;
+	const gchar *reason = NULL;
+	if (g_strcmp0(signal_name, "StateChanged") != 0 ||
+	    !g_variant_is_of_type(parameters, G_VARIANT_TYPE("(uus)")))
+		return;
+	g_variant_get(parameters, "(uu&s)", &old_state, &new_state, &reason);
+	scepctl_print_transition(
+	    d, scepctl_object_instance(G_DBUS_OBJECT(object)), old_state, new_state, reason);
+}
+
+static void
+scepctl_monitor_properties_cb(GDBusObjectManagerClient *manager,
+			      GDBusObjectProxy *object,
+			      GDBusProxy *proxy,
+			      GVariant *changed,
+			      const gchar *const *invalidated,
+			      gpointer user_data)
+{
+	ScepCtlDaemon *d = user_data;
+	const gchar *instance = scepctl_object_instance(G_DBUS_OBJECT(object));
+	GVariantIter iter;
+	const gchar *name;
+	GVariant *value;
+
+	if (d->json) {
+		g_autofree gchar *js_inst = scepctl_json_string(instance);
+		g_autofree gchar *props = scepctl_proxy_json(proxy);
+		g_autoptr(GString) names = g_string_new(NULL);
+		g_variant_iter_init(&iter, changed);
+		while (g_variant_iter_next(&iter, "{&sv}", &name, &value)) {
+			g_autofree gchar *js_name = scepctl_json_string(name);
+			g_string_append_printf(names, "%s%s", names->len > 0 ? ", " : "", js_name);
+			g_variant_unref(value);
+		}
+		g_print("{\"event\": \"properties-changed\", \"instance\": %s, \"changed\": [%s], "
+			"\"properties\": %s}\n",
+			js_inst,
+			names->str,
+			props);
+		return;
+	}
+	g_variant_iter_init(&iter, changed);
+	while (g_variant_iter_next(&iter, "{&sv}", &name, &value)) {
+		g_autoptr(GVariant) owned = value;
+		g_autofree gchar *text = NULL;
+		if (g_variant_is_of_type(owned, G_VARIANT_TYPE_STRING))
+			text = g_strdup(g_variant_get_string(owned, NULL));
+		else if (g_variant_is_of_type(owned, G_VARIANT_TYPE_UINT64))
+			text = scepctl_format_time(g_variant_get_uint64(owned));
+		else
+			text = g_variant_print(owned, FALSE);
+		g_print("%s: %s = %s\n", instance, name, text);
+	}
+}
+
+static gboolean
+scepctl_daemon_quit_cb(gpointer user_data)
+{
+	ScepCtlDaemon *d = user_data;
+	d->exit_code = SCEPCTL_EXIT_OK;
+	g_main_loop_quit(d->loop);
+	return G_SOURCE_CONTINUE;
+}
+
+static void
+scepctl_daemon_monitor(ScepCtlDaemon *d)
+{
+	guint term_id;
+	guint int_id;
+	g_signal_connect(d->manager, "object-added", G_CALLBACK(scepctl_monitor_added_cb), d);
+	g_signal_connect(d->manager, "object-removed", G_CALLBACK(scepctl_monitor_removed_cb), d);
+	g_signal_connect(
+	    d->manager, "interface-proxy-signal", G_CALLBACK(scepctl_monitor_signal_cb), d);
+	g_signal_connect(d->manager,
+			 "interface-proxy-properties-changed",
+			 G_CALLBACK(scepctl_monitor_properties_cb),
+			 d);
+	if (d->json)
+		g_print("{\"event\": \"monitoring\"}\n");
+	else
+		g_print(_("Monitoring scep-agent; press Ctrl+C to stop\n"));
+	term_id = g_unix_signal_add(SIGTERM, scepctl_daemon_quit_cb, d);
+	int_id = g_unix_signal_add(SIGINT, scepctl_daemon_quit_cb, d);
+	g_main_loop_run(d->loop);
+	g_source_remove(term_id);
+	g_source_remove(int_id);
+	g_signal_handlers_disconnect_by_data(d->manager, d);
+}
+
+/* ---- enroll, renew, reload ---- */
+
+static void
+scepctl_wait_state_cb(ScepDbusCertificate *cert,
+		      guint old_state,
+		      guint new_state,
+		      const gchar *reason,
+		      gpointer user_data)
+{
+	ScepCtlDaemon *d = user_data;
+	scepctl_print_transition(
+	    d, scep_dbus_certificate_get_instance(cert), old_state, new_state, reason);
+}
+
+/* the state after the operation, asked for (not cached) */
+static guint
+scepctl_daemon_get_state(ScepCtlDaemon *d, GError **error)
+{
+	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GVariant) value = NULL;
+	reply = g_dbus_connection_call_sync(
+	    d->connection,
+	    SCEPCTL_DBUS_NAME,
+	    g_dbus_proxy_get_object_path(G_DBUS_PROXY(d->cert)),
+	    "org.freedesktop.DBus.Properties",
+	    "Get",
+	    g_variant_new("(ss)", "org.scepagent.Agent1.Certificate", "State"),
+	    G_VARIANT_TYPE("(v)"),
+	    G_DBUS_CALL_FLAGS_NONE,
+	    -1,
+	    NULL,
+	    error);
+	if (reply == NULL)
+		return G_MAXUINT;
+	g_variant_get(reply, "(v)", &value);
+	return g_variant_is_of_type(value, G_VARIANT_TYPE_UINT32) ? g_variant_get_uint32(value)
+								  : G_MAXUINT;
+}
+
+static void
+scepctl_daemon_report_final(ScepCtlDaemon *d)
+{
+	g_autoptr(GError) error = NULL;
+	guint state = scepctl_daemon_get_state(d, &error);
+	const gchar *instance = d->instance;
+	if (state == G_MAXUINT) {
+		if (error == NULL)
+			error = g_error_new_literal(
+			    G_IO_ERROR, G_IO_ERROR_FAILED, _("the daemon sent no state"));
+		scepctl_daemon_fail(d, g_steal_pointer(&error));
+		return;
+	}
+	if (state == 7)
+		d->exit_code = SCEPCTL_EXIT_OK;
+	else if (state == 6)
+		d->exit_code = SCEPCTL_EXIT_PENDING;
+	else if (state == 9)
+		d->exit_code = SCEPCTL_EXIT_REJECTED;
+	else
+		d->exit_code = SCEPCTL_EXIT_FAILED;
+	if (d->json) {
+		g_autofree gchar *js_inst = scepctl_json_string(instance);
+		g_print("{\"result\": \"%s\", \"instance\": %s, \"state\": %u}\n",
+			scepctl_state_name(state),
+			js_inst,
+			state);
+	} else if (state == 7) {
+		g_print(_("%s: the certificate is valid\n"), instance);
+	} else if (state == 6) {
+		g_print(_("%s: the request is pending at the CA\n"), instance);
+	} else {
+		g_print(_("%s: ended in state %s\n"), instance, scepctl_state_name(state));
+	}
+}
+
+static void
+scepctl_daemon_operation_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	ScepCtlDaemon *d = user_data;
+	g_autoptr(GError) error = NULL;
+	gboolean ok;
+	if (g_strcmp0(d->verb, "enroll") == 0)
+		ok = scep_dbus_certificate_call_enroll_finish(d->cert, result, &error);
+	else
+		ok = scep_dbus_certificate_call_renew_finish(d->cert, result, &error);
+	if (!ok) {
+		scepctl_daemon_fail(d, g_steal_pointer(&error));
+		return;
+	}
+	if (d->wait) {
+		scepctl_daemon_report_final(d);
+	} else {
+		d->exit_code = SCEPCTL_EXIT_OK;
+		if (d->json) {
+			g_autofree gchar *js_inst = scepctl_json_string(d->instance);
+			g_print("{\"result\": \"started\", \"instance\": %s}\n", js_inst);
+		} else if (g_strcmp0(d->verb, "enroll") == 0) {
+			g_print(_("%s: enrollment started\n"), d->instance);
+		} else {
+			g_print(_("%s: renewal started\n"), d->instance);
+		}
+	}
+	g_main_loop_quit(d->loop);
+}
+
+static void
+scepctl_daemon_operation(ScepCtlDaemon *d)
+{
+	GVariantBuilder options;
+	/* with --wait the daemon answers when the operation has ended: no call timeout */
+	gint timeout = d->wait ? G_MAXINT : -1;
+	g_variant_builder_init(&options, G_VARIANT_TYPE_VARDICT);
+	if (d->wait) {
+		g_variant_builder_add(&options, "{sv}", "wait", g_variant_new_boolean(TRUE));
+		g_signal_connect(d->cert, "state-changed", G_CALLBACK(scepctl_wait_state_cb), d);
+	}
+	if (g_strcmp0(d->verb, "enroll") == 0)
+		scep_dbus_certificate_call_enroll(d->cert,
+						  g_variant_builder_end(&options),
+						  G_DBUS_CALL_FLAGS_NONE,
+						  timeout,
+						  NULL,
+						  scepctl_daemon_operation_cb,
+						  d);
+	else
+		scep_dbus_certificate_call_renew(d->cert,
+						 g_variant_builder_end(&options),
+						 G_DBUS_CALL_FLAGS_NONE,
+						 timeout,
+						 NULL,
+						 scepctl_daemon_operation_cb,
+						 d);
+	g_main_loop_run(d->loop);
+	g_signal_handlers_disconnect_by_data(d->cert, d);
+}
+
+static void
+scepctl_daemon_reload(ScepCtlDaemon *d)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(ScepDbusManager) manager = NULL;
+	manager = scep_dbus_manager_proxy_new_sync(d->connection,
+						   G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES,
+						   SCEPCTL_DBUS_NAME,
+						   SCEPCTL_DBUS_PATH,
+						   NULL,
+						   &error);
+	if (manager == NULL || !scep_dbus_manager_call_reload_sync(
+				   manager,
+				   g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0),
+				   G_DBUS_CALL_FLAGS_NONE,
+				   -1,
+				   NULL,
+				   &error)) {
+		scepctl_daemon_fail(d, g_steal_pointer(&error));
+		return;
+	}
+	d->exit_code = SCEPCTL_EXIT_OK;
+	if (d->json)
+		g_print("{\"result\": \"reloaded\"}\n");
+	else
+		g_print(_("The registry was reloaded\n"));
+}
+
+static const gchar *const scepctl_daemon_verbs[] = { "list",  "status", "monitor", "enroll",
+						     "renew", "reload", NULL };
+
+/* the first argument that is not an option (nor the value of --bus) */
+static const gchar *
+scepctl_find_verb(gint argc, gchar **argv)
+{
+	for (gint i = 1; i < argc; i++) {
+		if (g_strcmp0(argv[i], "--bus") == 0) {
+			i++;
+			continue;
+		}
+		if (argv[i][0] != '-')
+			return argv[i];
+	}
+	return NULL;
+}
+
+static gint
+scepctl_daemon_main(gint argc, gchar **argv)
+{
+	ScepCtlDaemon d = { 0 };
+	g_autoptr(GOptionContext) context = NULL;
+	g_autoptr(GError) error = NULL;
+	gint code;
+	const GOptionEntry entries[] = {
+		{ "json", 0, 0, G_OPTION_ARG_NONE, &d.json, N_("Print JSON"), NULL },
+		{ "bus",
+		  0,
+		  0,
+		  G_OPTION_ARG_STRING,
+		  &d.bus,
+		  N_("The bus of the daemon: system (default), session or an address"),
+		  "BUS" },
+		{ "wait",
+		  0,
+		  0,
+		  G_OPTION_ARG_NONE,
+		  &d.wait,
+		  N_("Follow the operation until it has ended"),
+		  NULL },
+		{ "verbose",
+		  'v',
+		  0,
+		  G_OPTION_ARG_NONE,
+		  &d.verbose,
+		  N_("Print debug messages"),
+		  NULL },
+		{ NULL }
+	};
+	gboolean needs_instance;
+
+	context = g_option_context_new(_("COMMAND [INSTANCE]"));
+	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
+	g_option_context_set_translation_domain(context, GETTEXT_PACKAGE);
+	if (!g_option_context_parse(context, &argc, &argv, &error)) {
+		g_printerr("%s\n", error->message);
+		return SCEPCTL_EXIT_USAGE;
+	}
+	d.verb = g_strdup(argc > 1 ? argv[1] : "");
+	needs_instance = g_strcmp0(d.verb, "status") == 0 || g_strcmp0(d.verb, "enroll") == 0 ||
+			 g_strcmp0(d.verb, "renew") == 0;
+	if (argc != (needs_instance ? 3 : 2) || (d.wait && !needs_instance) ||
+	    (d.wait && g_strcmp0(d.verb, "status") == 0)) {
+		scepctl_print_usage();
+		scepctl_daemon_clear(&d);
+		return SCEPCTL_EXIT_USAGE;
+	}
+	if (needs_instance)
+		d.instance = g_strdup(argv[2]);
+	if (d.verbose)
+		g_log_set_debug_enabled(TRUE);
+	d.color = !d.json && isatty(STDOUT_FILENO) && g_getenv("NO_COLOR") == NULL &&
+		  g_strcmp0(g_getenv("TERM"), "dumb") != 0;
+	d.loop = g_main_loop_new(NULL, FALSE);
+	d.exit_code = SCEPCTL_EXIT_FAILED;
+
+	if (!scepctl_daemon_connect(&d, &error) ||
+	    (needs_instance && !scepctl_daemon_find(&d, &error))) {
+		scepctl_daemon_fail(&d, g_steal_pointer(&error));
+	} else if (g_strcmp0(d.verb, "list") == 0) {
+		scepctl_daemon_list(&d);
+	} else if (g_strcmp0(d.verb, "status") == 0) {
+		scepctl_daemon_status(&d);
+	} else if (g_strcmp0(d.verb, "monitor") == 0) {
+		scepctl_daemon_monitor(&d);
+	} else if (g_strcmp0(d.verb, "reload") == 0) {
+		scepctl_daemon_reload(&d);
+	} else {
+		scepctl_daemon_operation(&d);
+	}
+	code = d.exit_code;
+	scepctl_daemon_clear(&d);
+	return code;
 }
 
 int
@@ -948,6 +1782,10 @@ main(int argc, char **argv)
 	bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
 	textdomain(GETTEXT_PACKAGE);
 
+	/* verbs that take an instance (or none) talk to the daemon */
+	if (scepctl_find_verb(argc, argv) != NULL &&
+	    g_strv_contains(scepctl_daemon_verbs, scepctl_find_verb(argc, argv)))
+		return scepctl_daemon_main(argc, argv);
 	if (argc < 2 || !g_strv_contains(scepctl_verbs, argv[1])) {
 		scepctl_print_usage();
 		return SCEPCTL_EXIT_USAGE;

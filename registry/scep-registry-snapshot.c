@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "scep-registry-error.h"
+#include "scep-registry-secret.h"
 #include "scep-settings-private.h"
 
 /* longest accepted line; a longer one is an error, not a truncation */
@@ -41,6 +42,8 @@ struct _ScepRegistrySnapshot {
 	GPtrArray *foreign;    /* ScepRegistryForeign: keys the schema does not know */
 	GPtrArray *problems;   /* ScepRegistryProblem */
 	GStringChunk *strings; /* every value, deduplicated */
+	GPtrArray *secrets;    /* gchar*: decrypted enc:v1: values, apart from strings, wiped */
+	ScepRegistrySecretKey *secret_key; /* nullable: read at the first enc:v1: value */
 	guint n_keys;
 };
 
@@ -80,6 +83,9 @@ void
 scep_registry_entry_free(ScepRegistryEntry *entry)
 {
 	g_free(entry->key);
+	/* a secret's value is plaintext (decrypted on load): wiped, not just released */
+	if (entry->secret)
+		scep_registry_secret_free(g_steal_pointer(&entry->value));
 	g_free(entry->value);
 	g_free(entry);
 }
@@ -128,6 +134,8 @@ scep_registry_snapshot_unref(ScepRegistrySnapshot *self)
 		scep_registry_instance_free(inst);
 	}
 	g_hash_table_unref(self->instances);
+	g_ptr_array_unref(self->secrets);
+	g_clear_pointer(&self->secret_key, scep_registry_secret_key_free);
 	g_ptr_array_unref(self->files);
 	g_ptr_array_unref(self->foreign);
 	g_ptr_array_unref(self->problems);
@@ -328,6 +336,30 @@ scep_registry_snapshot_ensure_instance(ScepRegistrySnapshot *self, guint number)
 	return inst;
 }
 
+/* an enc:v1: secret is kept decrypted in memory only, in its own allocation that is wiped when
+ * the snapshot goes; the device key is read once per load, at the first encrypted value */
+static const gchar *
+scep_registry_snapshot_decrypt_secret(ScepRegistrySnapshot *self,
+				      const ScepRegistryKey *key,
+				      const gchar *value,
+				      GError **error)
+{
+	gchar *plain;
+	if (self->secret_key == NULL) {
+		g_autofree gchar *key_path = scep_registry_secret_key_path(self->dir);
+		self->secret_key = scep_registry_secret_key_load(key_path, error);
+		if (self->secret_key == NULL) {
+			g_prefix_error(error, "cannot be decrypted: ");
+			return NULL;
+		}
+	}
+	plain = scep_registry_secret_decrypt(self->secret_key, key->name, value, error);
+	if (plain == NULL)
+		return NULL;
+	g_ptr_array_add(self->secrets, plain);
+	return plain;
+}
+
 static void
 scep_registry_snapshot_parse_line(ScepRegistrySnapshot *self,
 				  guint file_index,
@@ -425,7 +457,25 @@ scep_registry_snapshot_parse_line(ScepRegistrySnapshot *self,
 								msg);
 		}
 	}
-	inst->values[key->index] = g_string_chunk_insert_const(self->strings, value);
+	if (key->secret && scep_registry_secret_is_encrypted(value)) {
+		g_autoptr(GError) error_secret = NULL;
+		const gchar *plain =
+		    scep_registry_snapshot_decrypt_secret(self, key, value, &error_secret);
+		if (plain == NULL) {
+			/* the message names the key and the device key file, never the value */
+			scep_registry_snapshot_add_line_problem(self,
+								SCEP_REGISTRY_PROBLEM_ERROR,
+								path,
+								lineno,
+								full_key,
+								(gint)number,
+								error_secret->message);
+			plain = g_string_chunk_insert_const(self->strings, "");
+		}
+		inst->values[key->index] = plain;
+	} else {
+		inst->values[key->index] = g_string_chunk_insert_const(self->strings, value);
+	}
 	inst->origins[key->index].file = file_index;
 	inst->origins[key->index].line = lineno;
 }
@@ -604,6 +654,7 @@ scep_registry_snapshot_load(const gchar *dir, GError **error)
 	self->foreign = g_ptr_array_new_with_free_func((GDestroyNotify)scep_registry_foreign_free);
 	self->problems = g_ptr_array_new_with_free_func((GDestroyNotify)scep_registry_problem_free);
 	self->strings = g_string_chunk_new(64 * 1024);
+	self->secrets = g_ptr_array_new_with_free_func((GDestroyNotify)scep_registry_secret_free);
 
 	base = g_build_filename(dir, "registry", NULL);
 	if (!scep_registry_snapshot_parse_file(self, base, error))
@@ -739,6 +790,23 @@ scep_registry_snapshot_lookup(ScepRegistrySnapshot *self,
 		return f->value;
 	}
 	return NULL;
+}
+
+/**
+ * scep_registry_snapshot_is_encrypted:
+ *
+ * Returns: %TRUE when the value of @key_index was written encrypted
+ * (`enc:v1:`) and decrypted on load; %FALSE when unset, written in clear, or
+ * not decryptable
+ */
+gboolean
+scep_registry_snapshot_is_encrypted(ScepRegistrySnapshot *self, guint instance, guint key_index)
+{
+	ScepRegistryInstance *inst = g_hash_table_lookup(self->instances, &instance);
+	guint index = 0;
+	if (inst == NULL || key_index >= self->n_keys || inst->values[key_index] == NULL)
+		return FALSE;
+	return g_ptr_array_find(self->secrets, inst->values[key_index], &index);
 }
 
 /**

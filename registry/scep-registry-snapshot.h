@@ -61,6 +61,8 @@ const gchar *scep_registry_snapshot_lookup(ScepRegistrySnapshot *self,
 					   const gchar **file,
 					   guint *line);
 GPtrArray *scep_registry_snapshot_get_problems(ScepRegistrySnapshot *self);
+gboolean
+scep_registry_snapshot_is_encrypted(ScepRegistrySnapshot *self, guint instance, guint key_index);
 guint scep_registry_snapshot_count_errors(ScepRegistrySnapshot *self);
 ScepSettings *scep_registry_snapshot_get_settings(ScepRegistrySnapshot *self, guint instance);
 const gchar *scep_registry_snapshot_get_invalid_reason(ScepRegistrySnapshot *self, guint instance);

@@ -251,18 +251,57 @@ scep_registry_tool_describe(const gchar *text)
 	return SCEP_REGISTRY_EXIT_OK;
 }
 
+/* secrets written in clear (a pushed file) work, but `set` would encrypt them: one warning each */
+static guint
+scep_registry_tool_check_clear_secrets(ScepRegistrySnapshot *snapshot)
+{
+	g_autoptr(GArray) numbers = scep_registry_snapshot_get_instances(snapshot);
+	guint n_keys = scep_registry_schema_get_n_keys();
+	guint warnings = 0;
+	for (guint i = 0; i < numbers->len; i++) {
+		guint n = g_array_index(numbers, guint, i);
+		for (guint k = 0; k < n_keys; k++) {
+			const ScepRegistryKey *key = scep_registry_schema_get_key(k);
+			ScepRegistryProblem problem = { SCEP_REGISTRY_PROBLEM_WARNING };
+			g_autofree gchar *full_key = NULL;
+			g_autofree gchar *line = NULL;
+			const gchar *file = NULL;
+			const gchar *value;
+			if (!key->secret)
+				continue;
+			value =
+			    scep_registry_snapshot_get_raw(snapshot, n, k, &file, &problem.line);
+			if (value == NULL || value[0] == '\0' ||
+			    scep_registry_snapshot_is_encrypted(snapshot, n, k))
+				continue;
+			full_key = scep_registry_make_key(n, key->name);
+			problem.file = (gchar *)file;
+			problem.key = full_key;
+			problem.instance = (gint)n;
+			problem.message =
+			    (gchar *)"stored in clear; `scep-registry set` encrypts it";
+			line = scep_registry_problem_to_string(&problem);
+			g_print("%s\n", line);
+			warnings++;
+		}
+	}
+	return warnings;
+}
+
 static gint
 scep_registry_tool_check(ScepRegistry *registry)
 {
 	ScepRegistrySnapshot *snapshot = scep_registry_get_snapshot(registry);
 	GPtrArray *problems = scep_registry_snapshot_get_problems(snapshot);
 	guint errors = scep_registry_snapshot_count_errors(snapshot);
+	guint clear;
 	for (guint i = 0; i < problems->len; i++) {
 		g_autofree gchar *line =
 		    scep_registry_problem_to_string(g_ptr_array_index(problems, i));
 		g_print("%s\n", line);
 	}
-	g_printerr(_("%u errors, %u warnings\n"), errors, problems->len - errors);
+	clear = scep_registry_tool_check_clear_secrets(snapshot);
+	g_printerr(_("%u errors, %u warnings\n"), errors, problems->len - errors + clear);
 	return errors > 0 ? SCEP_REGISTRY_EXIT_FAILED : SCEP_REGISTRY_EXIT_OK;
 }
 

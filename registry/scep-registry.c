@@ -29,6 +29,11 @@ scep_registry_change_free(ScepRegistryChange *change)
 static void
 scep_registry_key_change_free(ScepRegistryKeyChange *kc)
 {
+	/* a secret's values are plaintext (decrypted on load): wiped, not just released */
+	if (kc->key != NULL && kc->key->secret) {
+		scep_registry_secret_free(g_steal_pointer(&kc->old_value));
+		scep_registry_secret_free(g_steal_pointer(&kc->new_value));
+	}
 	g_free(kc->old_value);
 	g_free(kc->new_value);
 	g_free(kc);
@@ -346,7 +351,9 @@ scep_registry_check_key(const gchar *full_key, GError **error)
  *
  * Validates @value against the schema and writes it, atomically and
  * durably, into the file whose value currently wins (or the base file), so
- * that it takes effect. The in-memory snapshot is reloaded.
+ * that it takes effect. The in-memory snapshot is reloaded. A secret
+ * (crypt_*) is written encrypted (`enc:v1:`), creating the device key on
+ * first use.
  */
 gboolean
 scep_registry_set_value(ScepRegistry *self,
@@ -357,6 +364,7 @@ scep_registry_set_value(ScepRegistry *self,
 	const ScepRegistryKey *key;
 	g_autofree gchar *normal = NULL;
 	g_autofree gchar *path = NULL;
+	g_autofree gchar *encrypted = NULL;
 
 	g_return_val_if_fail(SCEP_IS_REGISTRY(self), FALSE);
 	if (!scep_registry_schema_ensure_loaded(error))
@@ -368,6 +376,21 @@ scep_registry_set_value(ScepRegistry *self,
 	if (normal == NULL) {
 		g_prefix_error(error, "%s: ", full_key);
 		return FALSE;
+	}
+	/* a secret is written encrypted under the device key (see scep-registry-secret.h) */
+	if (key->secret && value[0] != '\0') {
+		g_autofree gchar *key_path = scep_registry_secret_key_path(self->dir);
+		g_autoptr(ScepRegistrySecretKey) secret_key =
+		    scep_registry_secret_key_ensure(key_path, error);
+		scep_registry_secret_free(g_steal_pointer(&normal));
+		if (secret_key == NULL)
+			return FALSE;
+		encrypted = scep_registry_secret_encrypt(secret_key, key->name, value, error);
+		if (encrypted == NULL) {
+			g_prefix_error(error, "%s: ", full_key);
+			return FALSE;
+		}
+		value = encrypted;
 	}
 	if (self->snapshot == NULL && !scep_registry_load(self, error))
 		return FALSE;

@@ -4,6 +4,7 @@
 
 #include "scep-registry-error.h"
 #include "scep-registry-schema.h"
+#include "scep-registry-secret.h"
 #include "scep-registry-snapshot.h"
 #include "scep-settings.h"
 

@@ -12,12 +12,14 @@ Run with Debian's /usr/bin/python3 (python3-cryptography).  Subcommands:
       (keyK.pem) and the missing ones generated there first, on every core: 1,000 RSA keys
       take minutes, certificates take milliseconds.
 
-  registry --out FILE --certs DIR --count N --url URL --challenge-file FILE
+  registry --out FILE --certs DIR --count N --url URL --challenge-file FILE [--ca-cert PEM]
       A registry base file with instances cert0..cert{N-1}, enabled, pointing at the
-      certificates written by `certs` (cert_file, key_file, chain_file).
+      certificates written by `certs` (cert_file, key_file, chain_file), the CA pinned by
+      its SHA-256 fingerprint when --ca-cert is given.
 
   push --registry-dir DIR --port N --pushes N --first INDEX --certs-dir DIR
-       --challenge-file FILE [--timeout S] [--gap S] [--csv FILE --label TEXT]
+       --challenge-file FILE [--ca-cert PEM] [--timeout S] [--gap S]
+       [--csv FILE --label TEXT]
       Listens on 127.0.0.1:PORT (HTTP, answers 404), then N times: writes a new enabled
       instance cert<INDEX+k> whose scepurl is http://127.0.0.1:PORT/push<k>/scep into
       registry.d/50-push<k> (written as .tmp, fsynced, then renamed: T0 is taken just
@@ -27,8 +29,8 @@ Run with Debian's /usr/bin/python3 (python3-cryptography).  Subcommands:
       saw no request within the timeout.
 
   memory PID
-      "rss_kib pss_kib uss_kib" from /proc/PID/smaps_rollup (USS = Private_Clean +
-      Private_Dirty).
+      "rss pss uss private_clean private_dirty" (KiB) from /proc/PID/smaps_rollup
+      (USS = Private_Clean + Private_Dirty).
 """
 
 import argparse
@@ -117,12 +119,23 @@ def escape(value):
     return value.replace("\\", "\\\\")
 
 
-def instance_lines(name, url, challenge, certs_dir, k):
+def ca_fingerprint(path):
+    # SHA-256 of the CA certificate, for cafingerprint (an unpinned CA is warned about)
+    if not path:
+        return None
+    with open(path, "rb") as f:
+        cert = x509.load_pem_x509_certificate(f.read())
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def instance_lines(name, url, challenge, certs_dir, k, fingerprint):
     d = os.path.join(certs_dir, f"cert{k}")
     p = f"network.scepclient.{name}."
+    pin = [f"{p}cafingerprint={fingerprint}", f"{p}cafingerprint_hash=sha256"] if fingerprint else []
     return [
         f"{p}enabled=true",
         f"{p}scepurl={url}",
+    ] + pin + [
         f"{p}crypt_password={escape(challenge)}",
         f"{p}subjectaltname_type=DNS name",
         f"{p}subjectaltname=bench{k}.example.test",
@@ -139,9 +152,10 @@ def read_challenge(path):
 
 def cmd_registry(args):
     challenge = read_challenge(args.challenge_file)
+    fingerprint = ca_fingerprint(args.ca_cert)
     lines = ["# bench-agent: one enabled instance per pre-installed certificate"]
     for k in range(args.count):
-        lines += instance_lines(f"cert{k}", args.url, challenge, args.certs, k)
+        lines += instance_lines(f"cert{k}", args.url, challenge, args.certs, k, fingerprint)
     write_file(args.out, ("\n".join(lines) + "\n").encode(), 0o600)
     return 0
 
@@ -195,6 +209,7 @@ def make_handler(arrivals):
 
 def cmd_push(args):
     challenge = read_challenge(args.challenge_file)
+    fingerprint = ca_fingerprint(args.ca_cert)
     arrivals = Arrivals()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(arrivals))
     server.daemon_threads = True
@@ -212,7 +227,7 @@ def cmd_push(args):
         url = f"http://127.0.0.1:{args.port}/push{k}/scep"
         d = os.path.join(args.certs_dir, f"cert{index}")
         os.makedirs(d, exist_ok=True)
-        lines = instance_lines(name, url, challenge, args.certs_dir, index)
+        lines = instance_lines(name, url, challenge, args.certs_dir, index, fingerprint)
         target = os.path.join(drop_in, f"50-push{index}")
         tmp = target + ".tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -256,7 +271,8 @@ def cmd_memory(args):
             if len(parts) >= 2 and parts[0].endswith(":"):
                 fields[parts[0][:-1]] = int(parts[1])
     uss = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
-    print(f"{fields.get('Rss', 0)} {fields.get('Pss', 0)} {uss}")
+    print(f"{fields.get('Rss', 0)} {fields.get('Pss', 0)} {uss} "
+          f"{fields.get('Private_Clean', 0)} {fields.get('Private_Dirty', 0)}")
     return 0
 
 
@@ -275,6 +291,7 @@ def main():
     p.add_argument("--count", type=int, required=True)
     p.add_argument("--url", required=True)
     p.add_argument("--challenge-file", required=True)
+    p.add_argument("--ca-cert", help="pin this CA certificate (cafingerprint, SHA-256)")
     p = sub.add_parser("push")
     p.add_argument("--registry-dir", required=True)
     p.add_argument("--port", type=int, required=True)
@@ -282,6 +299,7 @@ def main():
     p.add_argument("--first", type=int, required=True)
     p.add_argument("--certs-dir", required=True)
     p.add_argument("--challenge-file", required=True)
+    p.add_argument("--ca-cert", help="pin this CA certificate (cafingerprint, SHA-256)")
     p.add_argument("--timeout", type=float, default=10.0)
     p.add_argument("--gap", type=float, default=1.5)
     p.add_argument("--csv")

@@ -31,24 +31,28 @@
 # (certmonger needs one; the agent gets its address as --bus). Then N RSA-2048 keys (from the
 # key cache) and certificates issued by that CA, valid for a year, CN=benchK.example.test.
 # Each daemon run gets a fresh copy of them, and runs alone:
-#   agent:      a registry with instances cert0..cert{N-1} (enabled, scepurl, crypt_password,
-#               subjectaltname, cert_file/key_file/chain_file naming the copied files), an
+#   agent:      a registry with instances cert0..cert{N-1} (enabled, scepurl, cafingerprint of
+#               the CA (SHA-256), crypt_password, subjectaltname = the certificate's CN,
+#               cert_file/key_file/chain_file naming the copied files), an
 #               empty state directory; `scep-agent --registry-dir R --state-dir S --bus ADDR`
 #               with G_DEBUG and MALLOC_CHECK_ unset. Settled = the quiet time above; then the
 #               last state each instance logged ("profile certK: OLD -> NEW: reason") must be
-#               valid for all N.
+#               valid for all N (for an instance that logged nothing: state=7 in its
+#               STATE_DIR/certK/state).
 #   certmonger: `certmonger -s -n -B` with its own requests/CA/tmp directories, the same CA
 #               added (`getcert add-scep-ca -N ca.pem`), and `getcert start-tracking -s -c CA
 #               -f cert -k key` per certificate; settled when all N are MONITORING and it has
 #               been quiet.
 # Measured per run:
 #   memory:     /proc/PID/smaps_rollup of the daemon process: USS = Private_Clean +
-#               Private_Dirty, with RSS and PSS for context (KiB).
+#               Private_Dirty, both shown, with RSS and PSS for context (KiB). Private_Clean is
+#               mostly library code that no other running process maps at that moment, so it
+#               varies with what else runs; Private_Dirty is the daemon's own heap and data.
 #   wake-ups:   `strace -f -c` attached to every thread for --idle-seconds: the total number
 #               of system calls, the blocking waits among them (poll, ppoll, epoll_wait,
 #               epoll_pwait, select, pselect6, futex, nanosleep, clock_nanosleep) and the
 #               timerfd calls. A call that was already blocked when strace attached is not
-#               counted. "No periodic wake-ups" passes when fewer than 2 blocking waits happened
+#               counted (strace may list it as restart_syscall). "No periodic wake-ups" passes when fewer than 2 blocking waits happened
 #               in the window: any timer with a period up to half the window shows at least 2.
 #   push delay: (agent only, after the idle window) a listener on 127.0.0.1:PUSH-PORT; a new
 #               enabled instance whose scepurl points at it is written to registry.d (temporary
@@ -225,7 +229,7 @@ strace_pid=""
 stop_pid()
 {
 	# $1 = PID of a child of this shell: SIGTERM, up to 10 s, then SIGKILL; sets stop_status
-	local pid="$1" i
+	local pid="$1" i killed=0 rc
 	stop_status=""
 	kill -TERM "$pid" 2>/dev/null || return 0
 	for i in $(seq 1 100); do
@@ -234,10 +238,15 @@ stop_pid()
 	done
 	if kill -0 "$pid" 2>/dev/null; then
 		kill -KILL "$pid" 2>/dev/null
-		stop_status="killed"
+		killed=1
 	fi
 	wait "$pid" 2>/dev/null
-	[ -n "$stop_status" ] || stop_status="$?"
+	rc=$?
+	if [ "$killed" -eq 1 ]; then
+		stop_status="killed"
+	else
+		stop_status="$rc"
+	fi
 }
 
 cleanup()
@@ -358,9 +367,9 @@ copy_certs()
 
 measure_memory()
 {
-	# $1 = PID; sets mem_rss mem_pss mem_uss (KiB)
-	read -r mem_rss mem_pss mem_uss < <("$PY" "$helper" memory "$1") ||
-		mem_rss="" mem_pss="" mem_uss=""
+	# $1 = PID; sets mem_rss mem_pss mem_uss mem_clean mem_dirty (KiB)
+	read -r mem_rss mem_pss mem_uss mem_clean mem_dirty < <("$PY" "$helper" memory "$1") ||
+		mem_rss="" mem_pss="" mem_uss="" mem_clean="" mem_dirty=""
 }
 
 measure_wakeups()
@@ -378,7 +387,10 @@ measure_wakeups()
 	read -r sys_total sys_waits sys_timerfd sys_detail < <(awk '
 		$NF == "total" { next }
 		$1 ~ /^[0-9.]+$/ && NF >= 5 {
-			calls = $4; name = $NF; total += calls
+			calls = $4; name = $NF
+			# a call that was blocked when strace attached comes back as restart_syscall:
+			# listed, not counted
+			if (name != "restart_syscall") total += calls
 			if (name ~ /^(poll|ppoll|epoll_wait|epoll_pwait|epoll_pwait2|select|pselect6|futex|nanosleep|clock_nanosleep)$/)
 				waits += calls
 			if (name ~ /^timerfd/) timerfd += calls
@@ -392,7 +404,7 @@ measure_wakeups()
 	fi
 }
 
-echo "daemon,instances,settled,valid,rss_kib,pss_kib,uss_kib,threads,idle_s,syscalls,waits,timerfd,syscall_detail,push_median_ms,push_min_ms,push_max_ms,push_ok,exit" >"$csv"
+echo "daemon,instances,settled,valid,rss_kib,pss_kib,uss_kib,private_clean_kib,private_dirty_kib,threads,idle_s,syscalls,waits,timerfd,syscall_detail,push_median_ms,push_min_ms,push_max_ms,push_ok,exit" >"$csv"
 push_csv="${csv%.csv}-pushes.csv"
 echo "label,push,instance,delay_ms" >"$push_csv"
 rows=()
@@ -406,14 +418,14 @@ record()
 	local push_text="-"
 	[ -n "$push_median" ] && push_text="$push_median ($push_min-$push_max, $push_ok)"
 	[ -z "$push_median" ] && [ -n "$push_ok" ] && push_text="none ($push_ok)"
-	echo "$1,$2,$settled,$valid,$mem_rss,$mem_pss,$mem_uss,$threads,$idle_seconds,$sys_total,$sys_waits,$sys_timerfd,\"$sys_detail\",$push_median,$push_min,$push_max,$push_ok,$exit_text" >>"$csv"
-	rows+=("$1|$2|$valid|$mem_uss|$mem_rss|$mem_pss|$threads|$sys_total|$sys_waits|$sys_timerfd|$push_text|$exit_text")
+	echo "$1,$2,$settled,$valid,$mem_rss,$mem_pss,$mem_uss,$mem_clean,$mem_dirty,$threads,$idle_seconds,$sys_total,$sys_waits,$sys_timerfd,\"$sys_detail\",$push_median,$push_min,$push_max,$push_ok,$exit_text" >>"$csv"
+	rows+=("$1|$2|$valid|$mem_uss|$mem_clean|$mem_dirty|$mem_rss|$mem_pss|$threads|$sys_total|$sys_waits|$sys_timerfd|$push_text|$exit_text")
 	results+=("$1 $2: syscalls in ${idle_seconds} s: $sys_detail")
 }
 
 reset_run()
 {
-	settled="no" valid="-" mem_rss="" mem_pss="" mem_uss="" threads=""
+	settled="no" valid="-" mem_rss="" mem_pss="" mem_uss="" mem_clean="" mem_dirty="" threads=""
 	sys_total="" sys_waits="" sys_timerfd="" sys_detail="" push_median="" push_min=""
 	push_max="" push_ok="" exit_text=""
 }
@@ -426,7 +438,8 @@ run_agent()
 	mkdir -p "$dir/registry" "$dir/state"
 	copy_certs "$n" "$dir/certs" || die "cannot copy the certificates"
 	"$PY" "$helper" registry --out "$dir/registry/registry" --certs "$dir/certs" --count "$n" \
-		--url "$url" --challenge-file "$work/challenge" || die "cannot write the registry"
+		--url "$url" --challenge-file "$work/challenge" --ca-cert "$ca_pem" ||
+		die "cannot write the registry"
 	log="$dir/agent.log"
 	echo "bench-agent: scep-agent with $n instance(s): starting"
 	env -u G_DEBUG -u MALLOC_CHECK_ -u G_MESSAGES_DEBUG \
@@ -466,7 +479,7 @@ run_agent()
 	measure_wakeups "$daemon_pid" "$dir/strace.txt"
 	echo "bench-agent: scep-agent with $n instance(s): $pushes registry pushes"
 	"$PY" "$helper" push --registry-dir "$dir/registry" --port "$push_port" --pushes "$pushes" \
-		--first "$n" --certs-dir "$dir/certs" --challenge-file "$work/challenge" \
+		--first "$n" --certs-dir "$dir/certs" --challenge-file "$work/challenge" --ca-cert "$ca_pem" \
 		--csv "$push_csv" --label "agent-$n" >"$dir/push.log" 2>&1
 	sed 's/^/  /' "$dir/push.log"
 	read -r _ push_median _ push_min _ push_max _ push_ok < <(grep '^median' "$dir/push.log")
@@ -576,7 +589,7 @@ fi
 
 echo
 {
-	echo "daemon|instances|valid|USS KiB|RSS KiB|PSS KiB|threads|syscalls/${idle_seconds}s|waits|timerfd|push->request ms median (min-max, ok)|shutdown"
+	echo "daemon|instances|valid|USS KiB|Priv_Clean|Priv_Dirty|RSS KiB|PSS KiB|threads|syscalls/${idle_seconds}s|waits|timerfd|push->request ms median (min-max, ok)|shutdown"
 	for r in "${rows[@]}"; do
 		echo "$r"
 	done
@@ -586,7 +599,7 @@ echo
 		for (r = 1; r <= n; r++) {
 			line = ""
 			for (i = 1; i <= nf; i++)
-				line = line (i > 1 ? "  " : "") sprintf(i <= 2 || i >= 11 ? "%-" w[i] "s" : "%" w[i] "s", cell[r, i])
+				line = line (i > 1 ? "  " : "") sprintf(i <= 2 || i >= 13 ? "%-" w[i] "s" : "%" w[i] "s", cell[r, i])
 			print line
 			if (r == 1) {
 				line = ""
@@ -613,7 +626,7 @@ if [ "$want_agent" -eq 1 ]; then
 		verdict FAIL "every scep-agent target (scep-agent not built yet)"
 	fi
 	for r in "${rows[@]}"; do
-		IFS='|' read -r d n v uss _ _ _ total waits _ push _ <<<"$r"
+		IFS='|' read -r d n v uss _ _ _ _ _ total waits _ push _ <<<"$r"
 		[ "$d" = agent ] || continue
 		case "$n" in
 		1) limit_kib=$USS_TARGET_1_KIB ;;

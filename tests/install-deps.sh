@@ -8,7 +8,8 @@ packages=(
     libglib2.0-dev libglib2.0-bin libsoup-3.0-dev glib-networking
     libgnutls28-dev libtasn1-6-dev libtasn1-bin nettle-dev libgmp-dev libsecret-1-dev libssl-dev
     openssl python3 python3-asn1crypto python3-cryptography
-    scep certmonger dbus libxml2-utils iproute2 util-linux time systemd groff-base man-db
+    scep certmonger dbus dbus-bin gnome-keyring libxml2-utils iproute2 util-linux time systemd groff-base man-db strace
+    libkrb5-dev apache2 libapache2-mod-auth-gssapi krb5-kdc krb5-admin-server krb5-user gss-ntlmssp
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,951 @@
+#include "config.h"
+
+#include "scep-dbus-daemon.h"
+
+#include <unistd.h>
+
+#include "scep-dbus-generated.h"
+#include "scep-error.h"
+
+struct _ScepDbusDaemon {
+	GObject parent_instance;
+	ScepEngine *engine;                       /* owned */
+	GDBusConnection *connection;              /* owned, nullable */
+	GDBusObjectManagerServer *object_manager; /* owned */
+	ScepDbusManager *manager;                 /* owned: the Manager skeleton */
+	GHashTable *certs; /* profile (unowned key) -> ScepDbusCert (owned) */
+	gulong added_id;
+	gulong removed_id;
+	guint owner_id;
+	gboolean manager_exported;
+};
+
+G_DEFINE_TYPE(ScepDbusDaemon, scep_dbus_daemon, G_TYPE_OBJECT)
+
+enum { SIGNAL_NAME_ACQUIRED, SIGNAL_NAME_LOST, SIGNAL_LAST };
+static guint signals[SIGNAL_LAST] = { 0 };
+
+/* one exported certificate object */
+typedef struct {
+	ScepDbusDaemon *daemon;         /* unowned: the daemon owns this */
+	ScepProfile *profile;           /* owned */
+	ScepDbusObjectSkeleton *object; /* owned */
+	ScepDbusCertificate *iface;     /* owned: the Certificate skeleton */
+	GPtrArray *bindings;            /* owned, of GBinding (owned) */
+	gulong state_changed_id;
+	gulong notify_state_id;
+} ScepDbusCert;
+
+typedef enum {
+	SCEP_DBUS_CALL_ENROLL,
+	SCEP_DBUS_CALL_RENEW,
+	SCEP_DBUS_CALL_CANCEL,
+	SCEP_DBUS_CALL_RELOAD,
+	SCEP_DBUS_CALL_SET_KEYS,
+	SCEP_DBUS_CALL_UNSET_KEYS,
+} ScepDbusCall;
+
+/* one mutating method call, from the handler through the caller check to the reply */
+typedef struct {
+	ScepDbusDaemon *self;              /* owned */
+	GDBusMethodInvocation *invocation; /* owned until completed (completing consumes it) */
+	ScepDbusCall kind;
+	ScepProfile *profile; /* owned, nullable */
+	GVariant *keys;       /* owned, nullable: a{ss} or as */
+	gboolean wait;
+} ScepDbusRequest;
+
+static void
+scep_dbus_request_free(ScepDbusRequest *req)
+{
+	/* every path completes the invocation before freeing */
+	g_warn_if_fail(req->invocation == NULL);
+	g_clear_object(&req->self);
+	g_clear_object(&req->profile);
+	g_clear_pointer(&req->keys, g_variant_unref);
+	g_free(req);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ScepDbusRequest, scep_dbus_request_free)
+
+static void
+scep_dbus_request_return_error(ScepDbusRequest *req, GError *error)
+{
+	g_autoptr(GError) owned = error;
+	scep_error_convert(&owned);
+	g_debug("dbus: %s.%s from %s failed: %s",
+		g_dbus_method_invocation_get_interface_name(req->invocation),
+		g_dbus_method_invocation_get_method_name(req->invocation),
+		g_dbus_method_invocation_get_sender(req->invocation),
+		owned->message);
+	g_dbus_method_invocation_take_error(g_steal_pointer(&req->invocation),
+					    g_steal_pointer(&owned));
+}
+
+static void
+scep_dbus_request_return_ok(ScepDbusRequest *req)
+{
+	g_dbus_method_invocation_return_value(g_steal_pointer(&req->invocation), NULL);
+}
+
+/* ---- summary ---- */
+
+static void
+scep_dbus_daemon_update_summary(ScepDbusDaemon *self)
+{
+	g_autoptr(GPtrArray) profiles = scep_engine_get_profiles(self->engine);
+	guint counts[SCEP_PROFILE_STATE_LAST + 1] = { 0 };
+	GVariantBuilder builder;
+
+	for (guint i = 0; i < profiles->len; i++) {
+		ScepProfileState state = scep_profile_get_state(g_ptr_array_index(profiles, i));
+		if (state <= SCEP_PROFILE_STATE_LAST)
+			counts[state]++;
+	}
+	g_variant_builder_init(&builder, G_VARIANT_TYPE("a{su}"));
+	for (guint s = 0; s <= SCEP_PROFILE_STATE_LAST; s++)
+		g_variant_builder_add(
+		    &builder, "{su}", scep_profile_state_to_string((ScepProfileState)s), counts[s]);
+	scep_dbus_manager_set_summary(self->manager, g_variant_builder_end(&builder));
+}
+
+/* ---- property bindings (profile -> Certificate skeleton) ---- */
+
+static gboolean
+scep_dbus_transform_string(GBinding *binding, const GValue *from, GValue *to, gpointer user_data)
+{
+	const gchar *text = g_value_get_string(from);
+	/* strings without a value are empty on the bus, never absent */
+	g_value_set_string(to, text != NULL ? text : "");
+	return TRUE;
+}
+
+static gboolean
+scep_dbus_transform_time(GBinding *binding, const GValue *from, GValue *to, gpointer user_data)
+{
+	gint64 when = g_value_get_int64(from);
+	/* unix seconds, 0 = none */
+	g_value_set_uint64(to, when > 0 ? (guint64)when : 0);
+	return TRUE;
+}
+
+static gboolean
+scep_dbus_transform_state_name(GBinding *binding,
+			       const GValue *from,
+			       GValue *to,
+			       gpointer user_data)
+{
+	g_value_set_string(to,
+			   scep_profile_state_to_string((ScepProfileState)g_value_get_uint(from)));
+	return TRUE;
+}
+
+static void
+scep_dbus_cert_bind(ScepDbusCert *cert,
+		    const gchar *source_property,
+		    const gchar *target_property,
+		    GBindingTransformFunc transform)
+{
+	GBinding *binding = g_object_bind_property_full(cert->profile,
+							source_property,
+							cert->iface,
+							target_property,
+							G_BINDING_SYNC_CREATE,
+							transform,
+							NULL,
+							NULL,
+							NULL);
+	g_ptr_array_add(cert->bindings, g_object_ref(binding));
+}
+
+static void
+scep_dbus_cert_bind_all(ScepDbusCert *cert)
+{
+	static const struct {
+		const gchar *source;
+		const gchar *target;
+	} strings[] = {
+		{ "name", "instance" },
+		{ "reason", "reason" },
+		{ "subject", "subject" },
+		{ "issuer", "issuer" },
+		{ "serial", "serial" },
+		{ "last-error", "last-error" },
+		{ "last-error-name", "last-error-name" },
+		{ "renewal-method", "renewal-method" },
+		{ "ca-fingerprint", "ca-fingerprint" },
+		{ "cert-path", "certificate-path" },
+		{ "key-path", "key-path" },
+		{ "chain-path", "chain-path" },
+		{ "transaction-id", "pending-transaction-id" },
+	};
+	static const gchar *const times[] = {
+		"not-before", "not-after", "renewal-time", "next-attempt", "last-attempt",
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(strings); i++)
+		scep_dbus_cert_bind(
+		    cert, strings[i].source, strings[i].target, scep_dbus_transform_string);
+	for (guint i = 0; i < G_N_ELEMENTS(times); i++)
+		scep_dbus_cert_bind(cert, times[i], times[i], scep_dbus_transform_time);
+	scep_dbus_cert_bind(cert, "enabled", "enabled", NULL);
+	scep_dbus_cert_bind(cert, "attempt", "attempt", NULL);
+	scep_dbus_cert_bind(cert, "state", "state", NULL);
+	scep_dbus_cert_bind(cert, "state", "state-name", scep_dbus_transform_state_name);
+}
+
+static void
+scep_dbus_cert_state_changed_cb(
+    ScepProfile *profile, guint old_state, guint new_state, const gchar *reason, gpointer user_data)
+{
+	ScepDbusCert *cert = user_data;
+	/* PropertiesChanged for State, StateName and Reason goes out first, so that a client
+	 * reading the properties on StateChanged sees the new values */
+	g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(cert->iface));
+	scep_dbus_certificate_emit_state_changed(
+	    cert->iface, old_state, new_state, reason != NULL ? reason : "");
+}
+
+static void
+scep_dbus_cert_notify_state_cb(GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+	ScepDbusCert *cert = user_data;
+	scep_dbus_daemon_update_summary(cert->daemon);
+}
+
+static void
+scep_dbus_cert_free(ScepDbusCert *cert)
+{
+	g_signal_handlers_disconnect_by_data(cert->iface, cert);
+	g_clear_signal_handler(&cert->state_changed_id, cert->profile);
+	g_clear_signal_handler(&cert->notify_state_id, cert->profile);
+	for (guint i = 0; i < cert->bindings->len; i++)
+		g_binding_unbind(g_ptr_array_index(cert->bindings, i));
+	g_ptr_array_unref(cert->bindings);
+	g_clear_object(&cert->iface);
+	g_clear_object(&cert->object);
+	g_clear_object(&cert->profile);
+	g_free(cert);
+}
+
+/* ---- options and the caller check ---- */
+
+/* an option the method does not know, or one of the wrong type, is refused */
+static gboolean
+scep_dbus_parse_options(GVariant *options, gboolean allow_wait, gboolean *wait, GError **error)
+{
+	GVariantIter iter;
+	const gchar *key;
+	GVariant *value;
+
+	g_variant_iter_init(&iter, options);
+	while (g_variant_iter_next(&iter, "{&sv}", &key, &value)) {
+		g_autoptr(GVariant) owned = value;
+		if (allow_wait && g_strcmp0(key, "wait") == 0) {
+			if (!g_variant_is_of_type(owned, G_VARIANT_TYPE_BOOLEAN)) {
+				g_set_error(error,
+					    SCEP_ERROR,
+					    SCEP_ERROR_INVALID_ARGUMENT,
+					    "option \"wait\" must be a boolean (b), not %s",
+					    g_variant_get_type_string(owned));
+				return FALSE;
+			}
+			*wait = g_variant_get_boolean(owned);
+			continue;
+		}
+		g_set_error(
+		    error, SCEP_ERROR, SCEP_ERROR_INVALID_ARGUMENT, "unknown option \"%s\"", key);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static void scep_dbus_daemon_dispatch(ScepDbusRequest *req);
+
+static void
+scep_dbus_daemon_caller_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(ScepDbusRequest) req = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) reply = NULL;
+	guint32 uid;
+
+	reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
+	if (reply == NULL) {
+		g_warning("dbus: cannot get the uid of %s: %s",
+			  g_dbus_method_invocation_get_sender(req->invocation),
+			  error->message);
+		scep_dbus_request_return_error(req,
+					       g_error_new(SCEP_ERROR,
+							   SCEP_ERROR_ACCESS_DENIED,
+							   "cannot determine the caller's uid"));
+		return;
+	}
+	g_variant_get(reply, "(u)", &uid);
+	/* root, or the user the daemon runs as (the same in production; a session bus in
+	 * development) */
+	if (uid != 0 && uid != (guint32)geteuid()) {
+		g_message("dbus: %s.%s refused for uid %u",
+			  g_dbus_method_invocation_get_interface_name(req->invocation),
+			  g_dbus_method_invocation_get_method_name(req->invocation),
+			  uid);
+		scep_dbus_request_return_error(
+		    req,
+		    g_error_new(SCEP_ERROR,
+				SCEP_ERROR_ACCESS_DENIED,
+				"%s needs root (caller uid %u)",
+				g_dbus_method_invocation_get_method_name(req->invocation),
+				uid));
+		return;
+	}
+	scep_dbus_daemon_dispatch(g_steal_pointer(&req));
+}
+
+/* takes @req; asks the bus for the caller's uid, then acts */
+static void
+scep_dbus_daemon_authorize(ScepDbusRequest *req)
+{
+	const gchar *sender = g_dbus_method_invocation_get_sender(req->invocation);
+	GDBusConnection *connection = g_dbus_method_invocation_get_connection(req->invocation);
+	if (sender == NULL) {
+		g_autoptr(ScepDbusRequest) owned = req;
+		scep_dbus_request_return_error(
+		    owned,
+		    g_error_new_literal(
+			SCEP_ERROR, SCEP_ERROR_ACCESS_DENIED, "callers must come through a bus"));
+		return;
+	}
+	g_dbus_connection_call(connection,
+			       "org.freedesktop.DBus",
+			       "/org/freedesktop/DBus",
+			       "org.freedesktop.DBus",
+			       "GetConnectionUnixUser",
+			       g_variant_new("(s)", sender),
+			       G_VARIANT_TYPE("(u)"),
+			       G_DBUS_CALL_FLAGS_NONE,
+			       -1,
+			       NULL,
+			       scep_dbus_daemon_caller_cb,
+			       req);
+}
+
+static ScepDbusRequest *
+scep_dbus_request_new(ScepDbusDaemon *self,
+		      GDBusMethodInvocation *invocation,
+		      ScepDbusCall kind,
+		      ScepProfile *profile)
+{
+	ScepDbusRequest *req = g_new0(ScepDbusRequest, 1);
+	req->self = g_object_ref(self);
+	req->invocation = invocation;
+	req->kind = kind;
+	req->profile = profile != NULL ? g_object_ref(profile) : NULL;
+	return req;
+}
+
+/* common to every handler: options checked, then the caller; takes @invocation */
+static gboolean
+scep_dbus_daemon_handle(ScepDbusDaemon *self,
+			GDBusMethodInvocation *invocation,
+			ScepDbusCall kind,
+			ScepProfile *profile,
+			GVariant *keys,
+			GVariant *options)
+{
+	g_autoptr(ScepDbusRequest) req = scep_dbus_request_new(self, invocation, kind, profile);
+	g_autoptr(GError) error = NULL;
+	gboolean allow_wait = kind == SCEP_DBUS_CALL_ENROLL || kind == SCEP_DBUS_CALL_RENEW;
+
+	if (!scep_dbus_parse_options(options, allow_wait, &req->wait, &error)) {
+		scep_dbus_request_return_error(req, g_steal_pointer(&error));
+		return G_DBUS_METHOD_INVOCATION_HANDLED;
+	}
+	req->keys = keys != NULL ? g_variant_ref(keys) : NULL;
+	scep_dbus_daemon_authorize(g_steal_pointer(&req));
+	return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* ---- the actions, after the caller check ---- */
+
+static void
+scep_dbus_daemon_operation_done_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(ScepDbusRequest) req = user_data;
+	g_autoptr(GError) error = NULL;
+	gboolean ok;
+
+	if (req->kind == SCEP_DBUS_CALL_ENROLL)
+		ok = scep_profile_enroll_finish(SCEP_PROFILE(source), result, &error);
+	else
+		ok = scep_profile_renew_finish(SCEP_PROFILE(source), result, &error);
+	if (req->invocation == NULL) {
+		/* not waited for: the outcome is seen through StateChanged and the properties */
+		if (!ok)
+			g_debug("profile %s: requested operation ended: %s",
+				scep_profile_get_name(SCEP_PROFILE(source)),
+				error->message);
+		return;
+	}
+	if (!ok) {
+		scep_dbus_request_return_error(req, g_steal_pointer(&error));
+		return;
+	}
+	scep_dbus_request_return_ok(req);
+}
+
+static void
+scep_dbus_daemon_operation(ScepDbusRequest *req)
+{
+	g_autoptr(ScepDbusRequest) owned = req;
+	ScepProfile *profile = req->profile;
+	const gchar *verb = req->kind == SCEP_DBUS_CALL_ENROLL ? "enrollment" : "renewal";
+
+	/* invalid settings read as disabled too: say what is wrong first */
+	if (scep_profile_get_state(profile) == SCEP_PROFILE_STATE_UNCONFIGURED) {
+		scep_dbus_request_return_error(req,
+					       g_error_new(SCEP_ERROR,
+							   SCEP_ERROR_UNCONFIGURED,
+							   "instance %s is unconfigured: %s",
+							   scep_profile_get_name(profile),
+							   scep_profile_get_reason(profile)));
+		return;
+	}
+	if (!scep_profile_get_enabled(profile)) {
+		scep_dbus_request_return_error(req,
+					       g_error_new(SCEP_ERROR,
+							   SCEP_ERROR_DISABLED,
+							   "instance %s is disabled",
+							   scep_profile_get_name(profile)));
+		return;
+	}
+	g_message("profile %s: %s requested over D-Bus by %s",
+		  scep_profile_get_name(profile),
+		  verb,
+		  g_dbus_method_invocation_get_sender(req->invocation));
+	if (!req->wait)
+		scep_dbus_request_return_ok(req);
+	if (req->kind == SCEP_DBUS_CALL_ENROLL)
+		scep_profile_enroll_async(
+		    profile, NULL, scep_dbus_daemon_operation_done_cb, g_steal_pointer(&owned));
+	else
+		scep_profile_renew_async(
+		    profile, NULL, scep_dbus_daemon_operation_done_cb, g_steal_pointer(&owned));
+}
+
+/* acts on what changed between @old_snapshot and the registry's current snapshot */
+static void
+scep_dbus_daemon_apply(ScepDbusDaemon *self, ScepRegistrySnapshot *old_snapshot)
+{
+	ScepRegistry *registry = scep_engine_get_registry(self->engine);
+	g_autoptr(GPtrArray) changes =
+	    scep_registry_diff(old_snapshot, scep_registry_get_snapshot(registry));
+	if (changes->len > 0)
+		scep_engine_apply_changes(self->engine, changes);
+	scep_dbus_daemon_update_summary(self);
+}
+
+static gboolean
+scep_dbus_daemon_reload(ScepDbusDaemon *self, GError **error)
+{
+	ScepRegistry *registry = scep_engine_get_registry(self->engine);
+	ScepRegistrySnapshot *current = scep_registry_get_snapshot(registry);
+	g_autoptr(ScepRegistrySnapshot) old_snapshot =
+	    current != NULL ? scep_registry_snapshot_ref(current) : NULL;
+
+	/* on failure the registry keeps its previous snapshot */
+	if (!scep_registry_load(registry, error))
+		return FALSE;
+	scep_dbus_daemon_apply(self, old_snapshot);
+	return TRUE;
+}
+
+/* the key names are checked before anything is written: InvalidArgument */
+static const ScepRegistryKey *
+scep_dbus_daemon_check_key(const gchar *full_key, GError **error)
+{
+	const gchar *name = NULL;
+	const ScepRegistryKey *key;
+	guint instance = 0;
+	const gchar *suggestion;
+
+	if (!scep_registry_parse_key(full_key, &instance, &name)) {
+		g_set_error(error,
+			    SCEP_ERROR,
+			    SCEP_ERROR_INVALID_ARGUMENT,
+			    "%s: not a scep-agent key (keys look like %sN.NAME)",
+			    full_key,
+			    SCEP_REGISTRY_KEY_PREFIX);
+		return NULL;
+	}
+	key = scep_registry_schema_lookup(name);
+	if (key != NULL)
+		return key;
+	suggestion = scep_registry_schema_suggest(name);
+	if (suggestion != NULL)
+		g_set_error(error,
+			    SCEP_ERROR,
+			    SCEP_ERROR_INVALID_ARGUMENT,
+			    "%s: unknown key; did you mean %s%u.%s?",
+			    full_key,
+			    SCEP_REGISTRY_KEY_PREFIX,
+			    instance,
+			    suggestion);
+	else
+		g_set_error(
+		    error, SCEP_ERROR, SCEP_ERROR_INVALID_ARGUMENT, "%s: unknown key", full_key);
+	return NULL;
+}
+
+static gboolean
+scep_dbus_daemon_set_keys(ScepDbusDaemon *self, GVariant *keys, GError **error)
+{
+	ScepRegistry *registry = scep_engine_get_registry(self->engine);
+	ScepRegistrySnapshot *current = scep_registry_get_snapshot(registry);
+	g_autoptr(ScepRegistrySnapshot) old_snapshot = NULL;
+	GVariantIter iter;
+	const gchar *full_key;
+	const gchar *value;
+	gboolean ok = TRUE;
+
+	if (!scep_registry_schema_ensure_loaded(error))
+		return FALSE;
+	/* every key and value is checked before anything is written */
+	g_variant_iter_init(&iter, keys);
+	while (g_variant_iter_next(&iter, "{&s&s}", &full_key, &value)) {
+		const ScepRegistryKey *key = scep_dbus_daemon_check_key(full_key, error);
+		g_autofree gchar *normal = NULL;
+		g_autoptr(GError) local = NULL;
+		if (key == NULL)
+			return FALSE;
+		/* secrets never travel over the bus: they are set with scep-registry on the device */
+		if (key->secret) {
+			g_set_error(error,
+				    SCEP_ERROR,
+				    SCEP_ERROR_INVALID_ARGUMENT,
+				    "%s: secrets are not accepted over D-Bus; use scep-registry set",
+				    full_key);
+			return FALSE;
+		}
+		normal = scep_registry_key_normalize(key, value, &local);
+		if (normal == NULL) {
+			/* the schema's messages never echo a secret value */
+			g_set_error(error,
+				    SCEP_ERROR,
+				    SCEP_ERROR_INVALID_VALUE,
+				    "%s: %s",
+				    full_key,
+				    local->message);
+			return FALSE;
+		}
+	}
+	old_snapshot = current != NULL ? scep_registry_snapshot_ref(current) : NULL;
+	g_variant_iter_init(&iter, keys);
+	while (ok && g_variant_iter_next(&iter, "{&s&s}", &full_key, &value)) {
+		ok = scep_registry_set_value(registry, full_key, value, error);
+		if (ok)
+			g_message("registry: %s set over D-Bus", full_key);
+	}
+	/* what was written takes effect, also when a later key failed */
+	scep_dbus_daemon_apply(self, old_snapshot);
+	return ok;
+}
+
+static gboolean
+scep_dbus_daemon_unset_keys(ScepDbusDaemon *self, GVariant *keys, GError **error)
+{
+	ScepRegistry *registry = scep_engine_get_registry(self->engine);
+	ScepRegistrySnapshot *current = scep_registry_get_snapshot(registry);
+	g_autoptr(ScepRegistrySnapshot) old_snapshot = NULL;
+	GVariantIter iter;
+	const gchar *full_key;
+	gboolean ok = TRUE;
+
+	if (!scep_registry_schema_ensure_loaded(error))
+		return FALSE;
+	g_variant_iter_init(&iter, keys);
+	while (g_variant_iter_next(&iter, "&s", &full_key)) {
+		if (scep_dbus_daemon_check_key(full_key, error) == NULL)
+			return FALSE;
+	}
+	old_snapshot = current != NULL ? scep_registry_snapshot_ref(current) : NULL;
+	g_variant_iter_init(&iter, keys);
+	while (ok && g_variant_iter_next(&iter, "&s", &full_key)) {
+		g_autoptr(GError) local = NULL;
+		if (scep_registry_unset_value(registry, full_key, &local)) {
+			g_message("registry: %s unset over D-Bus", full_key);
+			continue;
+		}
+		/* a key that is not set anywhere is not an error */
+		if (g_error_matches(local, SCEP_REGISTRY_ERROR, SCEP_REGISTRY_ERROR_NOT_FOUND))
+			continue;
+		g_propagate_error(error, g_steal_pointer(&local));
+		ok = FALSE;
+	}
+	scep_dbus_daemon_apply(self, old_snapshot);
+	return ok;
+}
+
+static void
+scep_dbus_daemon_dispatch(ScepDbusRequest *req)
+{
+	g_autoptr(ScepDbusRequest) owned = req;
+	g_autoptr(GError) error = NULL;
+	gboolean ok = TRUE;
+
+	switch (req->kind) {
+	case SCEP_DBUS_CALL_ENROLL:
+	case SCEP_DBUS_CALL_RENEW:
+		scep_dbus_daemon_operation(g_steal_pointer(&owned));
+		return;
+	case SCEP_DBUS_CALL_CANCEL:
+		g_message("profile %s: cancel requested over D-Bus",
+			  scep_profile_get_name(req->profile));
+		scep_profile_cancel(req->profile);
+		break;
+	case SCEP_DBUS_CALL_RELOAD:
+		g_message("registry: reload requested over D-Bus");
+		ok = scep_dbus_daemon_reload(req->self, &error);
+		break;
+	case SCEP_DBUS_CALL_SET_KEYS:
+		ok = scep_dbus_daemon_set_keys(req->self, req->keys, &error);
+		break;
+	case SCEP_DBUS_CALL_UNSET_KEYS:
+		ok = scep_dbus_daemon_unset_keys(req->self, req->keys, &error);
+		break;
+	}
+	if (!ok) {
+		scep_dbus_request_return_error(req, g_steal_pointer(&error));
+		return;
+	}
+	scep_dbus_request_return_ok(req);
+}
+
+/* ---- handlers ---- */
+
+static gboolean
+scep_dbus_daemon_handle_enroll_cb(ScepDbusCertificate *iface,
+				  GDBusMethodInvocation *invocation,
+				  GVariant *options,
+				  gpointer user_data)
+{
+	ScepDbusCert *cert = user_data;
+	return scep_dbus_daemon_handle(
+	    cert->daemon, invocation, SCEP_DBUS_CALL_ENROLL, cert->profile, NULL, options);
+}
+
+static gboolean
+scep_dbus_daemon_handle_renew_cb(ScepDbusCertificate *iface,
+				 GDBusMethodInvocation *invocation,
+				 GVariant *options,
+				 gpointer user_data)
+{
+	ScepDbusCert *cert = user_data;
+	return scep_dbus_daemon_handle(
+	    cert->daemon, invocation, SCEP_DBUS_CALL_RENEW, cert->profile, NULL, options);
+}
+
+static gboolean
+scep_dbus_daemon_handle_cancel_cb(ScepDbusCertificate *iface,
+				  GDBusMethodInvocation *invocation,
+				  GVariant *options,
+				  gpointer user_data)
+{
+	ScepDbusCert *cert = user_data;
+	return scep_dbus_daemon_handle(
+	    cert->daemon, invocation, SCEP_DBUS_CALL_CANCEL, cert->profile, NULL, options);
+}
+
+static gboolean
+scep_dbus_daemon_handle_reload_cb(ScepDbusManager *iface,
+				  GDBusMethodInvocation *invocation,
+				  GVariant *options,
+				  gpointer user_data)
+{
+	return scep_dbus_daemon_handle(
+	    SCEP_DBUS_DAEMON(user_data), invocation, SCEP_DBUS_CALL_RELOAD, NULL, NULL, options);
+}
+
+static gboolean
+scep_dbus_daemon_handle_set_registry_keys_cb(ScepDbusManager *iface,
+					     GDBusMethodInvocation *invocation,
+					     GVariant *keys,
+					     GVariant *options,
+					     gpointer user_data)
+{
+	return scep_dbus_daemon_handle(
+	    SCEP_DBUS_DAEMON(user_data), invocation, SCEP_DBUS_CALL_SET_KEYS, NULL, keys, options);
+}
+
+static gboolean
+scep_dbus_daemon_handle_unset_registry_keys_cb(ScepDbusManager *iface,
+					       GDBusMethodInvocation *invocation,
+					       const gchar *const *keys,
+					       GVariant *options,
+					       gpointer user_data)
+{
+	g_autoptr(GVariant) list = g_variant_ref_sink(g_variant_new_strv(keys, -1));
+	return scep_dbus_daemon_handle(SCEP_DBUS_DAEMON(user_data),
+				       invocation,
+				       SCEP_DBUS_CALL_UNSET_KEYS,
+				       NULL,
+				       list,
+				       options);
+}
+
+/* ---- certificate objects ---- */
+
+static void
+scep_dbus_daemon_add_profile(ScepDbusDaemon *self, ScepProfile *profile)
+{
+	ScepDbusCert *cert;
+	g_autofree gchar *path = NULL;
+
+	if (g_hash_table_contains(self->certs, profile))
+		return;
+	cert = g_new0(ScepDbusCert, 1);
+	cert->daemon = self;
+	cert->profile = g_object_ref(profile);
+	cert->bindings = g_ptr_array_new_with_free_func(g_object_unref);
+	path =
+	    g_strdup_printf("%s/%s", SCEP_DBUS_CERTIFICATES_PATH, scep_profile_get_name(profile));
+	cert->object = scep_dbus_object_skeleton_new(path);
+	cert->iface = scep_dbus_certificate_skeleton_new();
+	scep_dbus_cert_bind_all(cert);
+	g_signal_connect(
+	    cert->iface, "handle-enroll", G_CALLBACK(scep_dbus_daemon_handle_enroll_cb), cert);
+	g_signal_connect(
+	    cert->iface, "handle-renew", G_CALLBACK(scep_dbus_daemon_handle_renew_cb), cert);
+	g_signal_connect(
+	    cert->iface, "handle-cancel", G_CALLBACK(scep_dbus_daemon_handle_cancel_cb), cert);
+	cert->state_changed_id = g_signal_connect(
+	    profile, "state-changed", G_CALLBACK(scep_dbus_cert_state_changed_cb), cert);
+	cert->notify_state_id = g_signal_connect(
+	    profile, "notify::state", G_CALLBACK(scep_dbus_cert_notify_state_cb), cert);
+	scep_dbus_object_skeleton_set_certificate(cert->object, cert->iface);
+	g_hash_table_insert(self->certs, profile, cert);
+	g_dbus_object_manager_server_export(self->object_manager,
+					    G_DBUS_OBJECT_SKELETON(cert->object));
+	g_debug("dbus: exported %s", path);
+	scep_dbus_daemon_update_summary(self);
+}
+
+static void
+scep_dbus_daemon_remove_profile(ScepDbusDaemon *self, ScepProfile *profile)
+{
+	ScepDbusCert *cert = g_hash_table_lookup(self->certs, profile);
+	const gchar *path;
+	if (cert == NULL)
+		return;
+	path = g_dbus_object_get_object_path(G_DBUS_OBJECT(cert->object));
+	g_dbus_object_manager_server_unexport(self->object_manager, path);
+	g_debug(
+	    "dbus: unexported %s/%s", SCEP_DBUS_CERTIFICATES_PATH, scep_profile_get_name(profile));
+	g_hash_table_remove(self->certs, profile);
+	scep_dbus_daemon_update_summary(self);
+}
+
+static void
+scep_dbus_daemon_profile_added_cb(ScepEngine *engine, ScepProfile *profile, gpointer user_data)
+{
+	scep_dbus_daemon_add_profile(SCEP_DBUS_DAEMON(user_data), profile);
+}
+
+static void
+scep_dbus_daemon_profile_removed_cb(ScepEngine *engine, ScepProfile *profile, gpointer user_data)
+{
+	scep_dbus_daemon_remove_profile(SCEP_DBUS_DAEMON(user_data), profile);
+}
+
+/* ---- the bus ---- */
+
+static void
+scep_dbus_daemon_name_acquired_cb(GDBusConnection *connection,
+				  const gchar *name,
+				  gpointer user_data)
+{
+	g_message("dbus: name %s acquired", name);
+	g_signal_emit(user_data, signals[SIGNAL_NAME_ACQUIRED], 0);
+}
+
+static void
+scep_dbus_daemon_name_lost_cb(GDBusConnection *connection, const gchar *name, gpointer user_data)
+{
+	if (connection == NULL || g_dbus_connection_is_closed(connection))
+		g_warning("dbus: the bus connection is gone, name %s lost", name);
+	else
+		g_warning("dbus: name %s lost or owned by another process", name);
+	g_signal_emit(user_data, signals[SIGNAL_NAME_LOST], 0);
+}
+
+static GDBusConnection *
+scep_dbus_daemon_connect(const gchar *bus, GError **error)
+{
+	g_autoptr(GDBusConnection) connection = NULL;
+	if (bus == NULL || g_strcmp0(bus, "system") == 0)
+		connection = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, error);
+	else if (g_strcmp0(bus, "session") == 0)
+		connection = g_bus_get_sync(G_BUS_TYPE_SESSION, NULL, error);
+	else if (g_dbus_is_supported_address(bus, NULL))
+		connection = g_dbus_connection_new_for_address_sync(
+		    bus,
+		    G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+			G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+		    NULL,
+		    NULL,
+		    error);
+	else
+		g_set_error(error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_ARGUMENT,
+			    "--bus must be system, session or a D-Bus address, not \"%s\"",
+			    bus);
+	if (connection == NULL)
+		return NULL;
+	/* a closed connection means a lost name, handled by the owner, not a silent exit */
+	g_dbus_connection_set_exit_on_close(connection, FALSE);
+	return g_steal_pointer(&connection);
+}
+
+gboolean
+scep_dbus_daemon_start(ScepDbusDaemon *self, const gchar *bus, GError **error)
+{
+	g_return_val_if_fail(SCEP_IS_DBUS_DAEMON(self), FALSE);
+	g_return_val_if_fail(self->connection == NULL, FALSE);
+
+	self->connection = scep_dbus_daemon_connect(bus, error);
+	if (self->connection == NULL)
+		return FALSE;
+	if (!g_dbus_interface_skeleton_export(
+		G_DBUS_INTERFACE_SKELETON(self->manager), self->connection, SCEP_DBUS_PATH, error))
+		return FALSE;
+	self->manager_exported = TRUE;
+	g_dbus_object_manager_server_set_connection(self->object_manager, self->connection);
+	/* the tree is complete: only now may clients find the name */
+	self->owner_id = g_bus_own_name_on_connection(self->connection,
+						      SCEP_DBUS_NAME,
+						      G_BUS_NAME_OWNER_FLAGS_NONE,
+						      scep_dbus_daemon_name_acquired_cb,
+						      scep_dbus_daemon_name_lost_cb,
+						      self,
+						      NULL);
+	return TRUE;
+}
+
+void
+scep_dbus_daemon_stop(ScepDbusDaemon *self)
+{
+	g_return_if_fail(SCEP_IS_DBUS_DAEMON(self));
+	g_clear_handle_id(&self->owner_id, g_bus_unown_name);
+	if (self->object_manager != NULL)
+		g_dbus_object_manager_server_set_connection(self->object_manager, NULL);
+	if (self->manager_exported) {
+		g_dbus_interface_skeleton_unexport(G_DBUS_INTERFACE_SKELETON(self->manager));
+		self->manager_exported = FALSE;
+	}
+	if (self->connection != NULL) {
+		g_autoptr(GError) error = NULL;
+		if (!g_dbus_connection_flush_sync(self->connection, NULL, &error))
+			g_debug("dbus: flush on stop: %s", error->message);
+	}
+	g_clear_object(&self->connection);
+}
+
+/* ---- GObject ---- */
+
+static void
+scep_dbus_daemon_dispose(GObject *object)
+{
+	ScepDbusDaemon *self = SCEP_DBUS_DAEMON(object);
+	scep_dbus_daemon_stop(self);
+	if (self->engine != NULL) {
+		g_clear_signal_handler(&self->added_id, self->engine);
+		g_clear_signal_handler(&self->removed_id, self->engine);
+	}
+	if (self->certs != NULL)
+		g_hash_table_remove_all(self->certs);
+	if (self->manager != NULL)
+		g_signal_handlers_disconnect_by_data(self->manager, self);
+	g_clear_object(&self->manager);
+	g_clear_object(&self->object_manager);
+	g_clear_object(&self->engine);
+	G_OBJECT_CLASS(scep_dbus_daemon_parent_class)->dispose(object);
+}
+
+static void
+scep_dbus_daemon_finalize(GObject *object)
+{
+	ScepDbusDaemon *self = SCEP_DBUS_DAEMON(object);
+	g_clear_pointer(&self->certs, g_hash_table_unref);
+	G_OBJECT_CLASS(scep_dbus_daemon_parent_class)->finalize(object);
+}
+
+static void
+scep_dbus_daemon_class_init(ScepDbusDaemonClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+	object_class->dispose = scep_dbus_daemon_dispose;
+	object_class->finalize = scep_dbus_daemon_finalize;
+
+	signals[SIGNAL_NAME_ACQUIRED] = g_signal_new("name-acquired",
+						     G_TYPE_FROM_CLASS(klass),
+						     G_SIGNAL_RUN_LAST,
+						     0,
+						     NULL,
+						     NULL,
+						     NULL,
+						     G_TYPE_NONE,
+						     0);
+	signals[SIGNAL_NAME_LOST] = g_signal_new("name-lost",
+						 G_TYPE_FROM_CLASS(klass),
+						 G_SIGNAL_RUN_LAST,
+						 0,
+						 NULL,
+						 NULL,
+						 NULL,
+						 G_TYPE_NONE,
+						 0);
+}
+
+static void
+scep_dbus_daemon_init(ScepDbusDaemon *self)
+{
+	self->certs = g_hash_table_new_full(
+	    g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)scep_dbus_cert_free);
+}
+
+ScepDbusDaemon *
+scep_dbus_daemon_new(ScepEngine *engine)
+{
+	ScepDbusDaemon *self;
+	g_autoptr(GPtrArray) profiles = NULL;
+	ScepRegistry *registry;
+
+	g_return_val_if_fail(SCEP_IS_ENGINE(engine), NULL);
+	self = g_object_new(SCEP_TYPE_DBUS_DAEMON, NULL);
+	self->engine = g_object_ref(engine);
+	registry = scep_engine_get_registry(engine);
+	self->object_manager = g_dbus_object_manager_server_new(SCEP_DBUS_PATH);
+	self->manager = scep_dbus_manager_skeleton_new();
+	scep_dbus_manager_set_version(self->manager, PACKAGE_VERSION);
+	scep_dbus_manager_set_registry_directory(self->manager, scep_registry_get_dir(registry));
+	scep_dbus_manager_set_state_directory(self->manager, scep_engine_get_state_dir(engine));
+	g_signal_connect(
+	    self->manager, "handle-reload", G_CALLBACK(scep_dbus_daemon_handle_reload_cb), self);
+	g_signal_connect(self->manager,
+			 "handle-set-registry-keys",
+			 G_CALLBACK(scep_dbus_daemon_handle_set_registry_keys_cb),
+			 self);
+	g_signal_connect(self->manager,
+			 "handle-unset-registry-keys",
+			 G_CALLBACK(scep_dbus_daemon_handle_unset_registry_keys_cb),
+			 self);
+	self->added_id = g_signal_connect(
+	    engine, "profile-added", G_CALLBACK(scep_dbus_daemon_profile_added_cb), self);
+	self->removed_id = g_signal_connect(
+	    engine, "profile-removed", G_CALLBACK(scep_dbus_daemon_profile_removed_cb), self);
+	profiles = scep_engine_get_profiles(engine);
+	for (guint i = 0; i < profiles->len; i++)
+		scep_dbus_daemon_add_profile(self, g_ptr_array_index(profiles, i));
+	scep_dbus_daemon_update_summary(self);
+	return self;
+}
