@@ -2,6 +2,8 @@
 
 #include "scep-dbus-daemon.h"
 
+#include <grp.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include "scep-dbus-generated.h"
@@ -18,6 +20,8 @@ struct _ScepDbusDaemon {
 	gulong removed_id;
 	guint owner_id;
 	gboolean manager_exported;
+	gboolean has_admin_group;
+	gid_t admin_gid; /* callers in this group may call the methods too */
 };
 
 G_DEFINE_TYPE(ScepDbusDaemon, scep_dbus_daemon, G_TYPE_OBJECT)
@@ -262,6 +266,57 @@ scep_dbus_parse_options(GVariant *options, gboolean allow_wait, gboolean *wait, 
 
 static void scep_dbus_daemon_dispatch(ScepDbusRequest *req);
 
+/* whether @uid belongs to @gid, as primary or supplementary group (local NSS lookup) */
+static gboolean
+scep_dbus_daemon_uid_in_group(guint32 uid, gid_t gid)
+{
+	struct passwd pwd;
+	struct passwd *found = NULL;
+	gchar buf[4096];
+	gid_t groups[256];
+	int n = G_N_ELEMENTS(groups);
+	if (getpwuid_r((uid_t)uid, &pwd, buf, sizeof(buf), &found) != 0 || found == NULL)
+		return FALSE;
+	if (pwd.pw_gid == gid)
+		return TRUE;
+	if (getgrouplist(pwd.pw_name, pwd.pw_gid, groups, &n) < 0)
+		return FALSE;
+	for (int i = 0; i < n; i++) {
+		if (groups[i] == gid)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/**
+ * scep_dbus_daemon_set_admin_group:
+ * @group: (nullable): a group whose members may call the methods besides root
+ *
+ * The bus policy must let the group through too (see org.scepagent.Agent1.conf).
+ */
+gboolean
+scep_dbus_daemon_set_admin_group(ScepDbusDaemon *self, const gchar *group, GError **error)
+{
+	struct group grp;
+	struct group *found = NULL;
+	gchar buf[4096];
+	g_return_val_if_fail(SCEP_IS_DBUS_DAEMON(self), FALSE);
+	self->has_admin_group = FALSE;
+	if (group == NULL)
+		return TRUE;
+	if (getgrnam_r(group, &grp, buf, sizeof(buf), &found) != 0 || found == NULL) {
+		g_set_error(error,
+			    SCEP_ERROR,
+			    SCEP_ERROR_INVALID_ARGUMENT,
+			    "admin group %s does not exist",
+			    group);
+		return FALSE;
+	}
+	self->admin_gid = grp.gr_gid;
+	self->has_admin_group = TRUE;
+	return TRUE;
+}
+
 static void
 scep_dbus_daemon_caller_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -284,7 +339,9 @@ scep_dbus_daemon_caller_cb(GObject *source, GAsyncResult *result, gpointer user_
 	g_variant_get(reply, "(u)", &uid);
 	/* root, or the user the daemon runs as (the same in production; a session bus in
 	 * development) */
-	if (uid != 0 && uid != (guint32)geteuid()) {
+	if (uid != 0 && uid != (guint32)geteuid() &&
+	    !(req->self->has_admin_group &&
+	      scep_dbus_daemon_uid_in_group(uid, req->self->admin_gid))) {
 		g_message("dbus: %s.%s refused for uid %u",
 			  g_dbus_method_invocation_get_interface_name(req->invocation),
 			  g_dbus_method_invocation_get_method_name(req->invocation),
@@ -517,13 +574,15 @@ scep_dbus_daemon_set_keys(ScepDbusDaemon *self, GVariant *keys, GError **error)
 		g_autoptr(GError) local = NULL;
 		if (key == NULL)
 			return FALSE;
-		/* secrets never travel over the bus: they are set with scep-registry on the device */
+		/* secrets never travel over the bus: they are set with scep-registry on the device
+		 */
 		if (key->secret) {
-			g_set_error(error,
-				    SCEP_ERROR,
-				    SCEP_ERROR_INVALID_ARGUMENT,
-				    "%s: secrets are not accepted over D-Bus; use scep-registry set",
-				    full_key);
+			g_set_error(
+			    error,
+			    SCEP_ERROR,
+			    SCEP_ERROR_INVALID_ARGUMENT,
+			    "%s: secrets are not accepted over D-Bus; use scep-registry set",
+			    full_key);
 			return FALSE;
 		}
 		normal = scep_registry_key_normalize(key, value, &local);

@@ -28,6 +28,7 @@ ScepDbusDaemon *scep_dbus_daemon_new(ScepEngine *engine);
  * SCEP_DBUS_NAME (without replacing an owner). "name-acquired" follows once the name is owned;
  * "name-lost" when it cannot be had or is lost later.
  */
+gboolean scep_dbus_daemon_set_admin_group(ScepDbusDaemon *self, const gchar *group, GError **error);
 gboolean scep_dbus_daemon_start(ScepDbusDaemon *self, const gchar *bus, GError **error);
 
 /* releases the name and unexports everything */

@@ -41,6 +41,7 @@ main(int argc, char **argv)
 	g_autofree gchar *registry_dir = NULL;
 	g_autofree gchar *state_dir = NULL;
 	g_autofree gchar *bus = NULL;
+	g_autofree gchar *admin_group = NULL;
 	gboolean verbose = FALSE;
 	gboolean version = FALSE;
 	g_autoptr(GError) error = NULL;
@@ -65,6 +66,13 @@ main(int argc, char **argv)
 		  &state_dir,
 		  N_("State directory (default /var/lib/scep-agent)"),
 		  N_("DIR") },
+		{ "admin-group",
+		  0,
+		  0,
+		  G_OPTION_ARG_STRING,
+		  &admin_group,
+		  N_("Group whose members may call the D-Bus methods besides root"),
+		  N_("GROUP") },
 		{ "bus",
 		  'b',
 		  0,
@@ -115,7 +123,11 @@ main(int argc, char **argv)
 	/* the name is taken only now that the engine has loaded: clients see the whole tree */
 	daemon = scep_dbus_daemon_new(engine);
 	g_signal_connect(daemon, "name-lost", G_CALLBACK(scep_main_name_lost_cb), &main_data);
-	if (!scep_dbus_daemon_start(daemon, bus, &error)) {
+	if (!scep_dbus_daemon_set_admin_group(daemon, admin_group, &error)) {
+		g_printerr("scep-agent: %s\n", error->message);
+		g_clear_error(&error);
+		main_data.exit_code = 2;
+	} else if (!scep_dbus_daemon_start(daemon, bus, &error)) {
 		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT)) {
 			g_printerr("scep-agent: %s\n", error->message);
 			main_data.exit_code = 2;

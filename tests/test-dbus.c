@@ -41,11 +41,14 @@ typedef enum {
 typedef struct {
 	BusKind bus;
 	gboolean responder;
+	const gchar *admin_group; /* nullable: scep-agent --admin-group */
 } Variant;
 
-static const Variant open_plain = { BUS_OPEN, FALSE };
-static const Variant open_responder = { BUS_OPEN, TRUE };
-static const Variant policy_plain = { BUS_POLICY, FALSE };
+static const Variant open_plain = { BUS_OPEN, FALSE, NULL };
+static const Variant open_responder = { BUS_OPEN, TRUE, NULL };
+static const Variant policy_plain = { BUS_POLICY, FALSE, NULL };
+/* nobody's primary group on Debian */
+static const Variant open_admin_group = { BUS_OPEN, FALSE, "nogroup" };
 
 typedef struct {
 	guint old_state;
@@ -58,6 +61,7 @@ typedef struct {
 	gchar *registry_dir;
 	gchar *state_dir;
 	gchar *log_path;
+	const gchar *admin_group;
 	gchar *address;
 	GPid bus_pid;
 	GPid agent_pid;
@@ -288,9 +292,17 @@ static void
 agent_start(Fixture *fx)
 {
 	g_autoptr(GError) error = NULL;
-	const gchar *argv[] = { agent_path,       "--bus",          fx->address,
-				"--registry-dir", fx->registry_dir, "--state-dir",
-				fx->state_dir,    "--verbose",      NULL };
+	const gchar *argv[] = { agent_path,
+				"--bus",
+				fx->address,
+				"--registry-dir",
+				fx->registry_dir,
+				"--state-dir",
+				fx->state_dir,
+				"--verbose",
+				fx->admin_group != NULL ? "--admin-group" : NULL,
+				fx->admin_group,
+				NULL };
 	gint log_fd = g_open(fx->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
 	g_assert_cmpint(log_fd, >=, 0);
 	g_spawn_async_with_fds(NULL,
@@ -327,6 +339,7 @@ fixture_set_up(Fixture *fx, gconstpointer data)
 	g_autofree gchar *registry = NULL;
 	g_autofree gchar *dropins = NULL;
 
+	fx->admin_group = variant->admin_group;
 	if (getuid() != 0)
 		g_error("test-dbus needs root (clients run as nobody through setpriv)");
 	for (guint i = 0; i < 3; i++) {
@@ -991,6 +1004,23 @@ test_access_handler_refuses_nobody(Fixture *fx, gconstpointer data)
 	g_assert_cmpstr(after, ==, text);
 }
 
+static void
+test_access_admin_group_allows(Fixture *fx, gconstpointer data)
+{
+	g_autofree gchar *text = disabled_instance(0);
+	g_autofree gchar *out = NULL;
+	const gchar *enroll[] = { scepctl_path, "--bus", fx->address, "--json",
+				  "enroll",     "cert0", NULL };
+
+	push_dropin(fx, "50-cert0", text);
+	agent_start(fx);
+	WAIT_FOR(fx, has_cert(fx, "cert0"));
+	/* nobody is in the admin group: the call reaches the profile, which is disabled */
+	run(TRUE, enroll, &out);
+	g_assert_null(strstr(out, "AccessDenied"));
+	g_assert_nonnull(strstr(out, ERROR_PREFIX "Disabled"));
+}
+
 /* ---- scepctl ---- */
 
 static void
@@ -1151,6 +1181,9 @@ main(int argc, char **argv)
 	ADD("/scep/dbus/access/handler-refuses-nobody",
 	    open_plain,
 	    test_access_handler_refuses_nobody);
+	ADD("/scep/dbus/access/admin-group-allows",
+	    open_admin_group,
+	    test_access_admin_group_allows);
 	ADD("/scep/dbus/scepctl/list-status", open_responder, test_scepctl_list_status);
 	ADD("/scep/dbus/scepctl/renew-wait", open_responder, test_scepctl_renew_wait);
 	ADD("/scep/dbus/scepctl/renew-wait-failed", open_plain, test_scepctl_renew_wait_failed);
