@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "scep-gnutls-common.h"
+
 #include "scep-ndes-error.h"
 
 void

@@ -2,4 +2,4 @@
 
 #include "scep-ndes-error.h"
 
-G_DEFINE_QUARK(scep-ndes-error-quark, scep_ndes_error)
+G_DEFINE_QUARK(scep - ndes - error - quark, scep_ndes_error)

@@ -32,7 +32,6 @@ typedef enum {
 	SCEP_NDES_ERROR_TIMEOUT,
 } ScepNdesError;
 
-GQuark
-scep_ndes_error_quark(void);
+GQuark scep_ndes_error_quark(void);
 
 G_END_DECLS
