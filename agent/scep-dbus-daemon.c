@@ -490,29 +490,14 @@ scep_dbus_daemon_operation(ScepDbusRequest *req)
 }
 
 /* acts on what changed between @old_snapshot and the registry's current snapshot */
-static void
-scep_dbus_daemon_apply(ScepDbusDaemon *self, ScepRegistrySnapshot *old_snapshot)
-{
-	ScepRegistry *registry = scep_engine_get_registry(self->engine);
-	g_autoptr(GPtrArray) changes =
-	    scep_registry_diff(old_snapshot, scep_registry_get_snapshot(registry));
-	if (changes->len > 0)
-		scep_engine_apply_changes(self->engine, changes);
-	scep_dbus_daemon_update_summary(self);
-}
-
 static gboolean
 scep_dbus_daemon_reload(ScepDbusDaemon *self, GError **error)
 {
-	ScepRegistry *registry = scep_engine_get_registry(self->engine);
-	ScepRegistrySnapshot *current = scep_registry_get_snapshot(registry);
-	g_autoptr(ScepRegistrySnapshot) old_snapshot =
-	    current != NULL ? scep_registry_snapshot_ref(current) : NULL;
-
-	/* on failure the registry keeps its previous snapshot */
-	if (!scep_registry_load(registry, error))
+	/* the registry emits "changed" and the engine acts on it, as for a file push; on
+	 * failure the registry keeps its previous snapshot */
+	if (!scep_registry_load(scep_engine_get_registry(self->engine), error))
 		return FALSE;
-	scep_dbus_daemon_apply(self, old_snapshot);
+	scep_dbus_daemon_update_summary(self);
 	return TRUE;
 }
 
@@ -557,12 +542,12 @@ static gboolean
 scep_dbus_daemon_set_keys(ScepDbusDaemon *self, GVariant *keys, GError **error)
 {
 	ScepRegistry *registry = scep_engine_get_registry(self->engine);
-	ScepRegistrySnapshot *current = scep_registry_get_snapshot(registry);
-	g_autoptr(ScepRegistrySnapshot) old_snapshot = NULL;
+	g_autoptr(GPtrArray) names = NULL;
+	g_autoptr(GPtrArray) values = NULL;
 	GVariantIter iter;
 	const gchar *full_key;
 	const gchar *value;
-	gboolean ok = TRUE;
+	gboolean ok;
 
 	if (!scep_registry_schema_ensure_loaded(error))
 		return FALSE;
@@ -597,15 +582,23 @@ scep_dbus_daemon_set_keys(ScepDbusDaemon *self, GVariant *keys, GError **error)
 			return FALSE;
 		}
 	}
-	old_snapshot = current != NULL ? scep_registry_snapshot_ref(current) : NULL;
+	/* all keys written, then one "changed" that the engine acts on */
+	names = g_ptr_array_new();
+	values = g_ptr_array_new();
 	g_variant_iter_init(&iter, keys);
-	while (ok && g_variant_iter_next(&iter, "{&s&s}", &full_key, &value)) {
-		ok = scep_registry_set_value(registry, full_key, value, error);
-		if (ok)
-			g_message("registry: %s set over D-Bus", full_key);
+	while (g_variant_iter_next(&iter, "{&s&s}", &full_key, &value)) {
+		g_ptr_array_add(names, (gpointer)full_key);
+		g_ptr_array_add(values, (gpointer)value);
 	}
-	/* what was written takes effect, also when a later key failed */
-	scep_dbus_daemon_apply(self, old_snapshot);
+	g_ptr_array_add(names, NULL);
+	g_ptr_array_add(values, NULL);
+	ok = scep_registry_set_values(registry,
+				      (const gchar *const *)names->pdata,
+				      (const gchar *const *)values->pdata,
+				      error);
+	if (ok)
+		g_message("registry: %u keys set over D-Bus", names->len - 1);
+	scep_dbus_daemon_update_summary(self);
 	return ok;
 }
 
@@ -613,8 +606,6 @@ static gboolean
 scep_dbus_daemon_unset_keys(ScepDbusDaemon *self, GVariant *keys, GError **error)
 {
 	ScepRegistry *registry = scep_engine_get_registry(self->engine);
-	ScepRegistrySnapshot *current = scep_registry_get_snapshot(registry);
-	g_autoptr(ScepRegistrySnapshot) old_snapshot = NULL;
 	GVariantIter iter;
 	const gchar *full_key;
 	gboolean ok = TRUE;
@@ -626,7 +617,6 @@ scep_dbus_daemon_unset_keys(ScepDbusDaemon *self, GVariant *keys, GError **error
 		if (scep_dbus_daemon_check_key(full_key, error) == NULL)
 			return FALSE;
 	}
-	old_snapshot = current != NULL ? scep_registry_snapshot_ref(current) : NULL;
 	g_variant_iter_init(&iter, keys);
 	while (ok && g_variant_iter_next(&iter, "&s", &full_key)) {
 		g_autoptr(GError) local = NULL;
@@ -640,7 +630,7 @@ scep_dbus_daemon_unset_keys(ScepDbusDaemon *self, GVariant *keys, GError **error
 		g_propagate_error(error, g_steal_pointer(&local));
 		ok = FALSE;
 	}
-	scep_dbus_daemon_apply(self, old_snapshot);
+	scep_dbus_daemon_update_summary(self);
 	return ok;
 }
 

@@ -129,22 +129,54 @@ scep_registry_get_dir(ScepRegistry *self)
 	return self->dir;
 }
 
-/**
- * scep_registry_load:
- *
- * (Re)reads the registry. Content problems are not failures: see the
- * snapshot's problems.
- */
-gboolean
-scep_registry_load(ScepRegistry *self, GError **error)
+/* replaces the snapshot by a fresh read, telling nobody */
+static gboolean
+scep_registry_load_quietly(ScepRegistry *self, GError **error)
 {
-	ScepRegistrySnapshot *snapshot;
-	g_return_val_if_fail(SCEP_IS_REGISTRY(self), FALSE);
-	snapshot = scep_registry_snapshot_load(self->dir, error);
+	ScepRegistrySnapshot *snapshot = scep_registry_snapshot_load(self->dir, error);
 	if (snapshot == NULL)
 		return FALSE;
 	g_clear_pointer(&self->snapshot, scep_registry_snapshot_unref);
 	self->snapshot = snapshot;
+	return TRUE;
+}
+
+/* emits "changed" for what differs between @old_snapshot and the current one; every path
+ * that replaces a snapshot ends here, so listeners see file pushes, reloads and writes alike */
+static void
+scep_registry_emit_changes(ScepRegistry *self, ScepRegistrySnapshot *old_snapshot)
+{
+	g_autoptr(GPtrArray) changes = NULL;
+	if (old_snapshot == NULL || old_snapshot == self->snapshot)
+		return;
+	changes = scep_registry_diff(old_snapshot, self->snapshot);
+	g_debug("registry %s reloaded: %u instances changed", self->dir, changes->len);
+	if (changes->len > 0)
+		g_signal_emit(self, signals[SIGNAL_CHANGED], 0, changes);
+}
+
+static ScepRegistrySnapshot *
+scep_registry_ref_snapshot(ScepRegistry *self)
+{
+	return self->snapshot != NULL ? scep_registry_snapshot_ref(self->snapshot) : NULL;
+}
+
+/**
+ * scep_registry_load:
+ *
+ * (Re)reads the registry. Content problems are not failures: see the
+ * snapshot's problems. A reload (not the first load) emits "changed" for
+ * what differs.
+ */
+gboolean
+scep_registry_load(ScepRegistry *self, GError **error)
+{
+	g_autoptr(ScepRegistrySnapshot) old_snapshot = NULL;
+	g_return_val_if_fail(SCEP_IS_REGISTRY(self), FALSE);
+	old_snapshot = scep_registry_ref_snapshot(self);
+	if (!scep_registry_load_quietly(self, error))
+		return FALSE;
+	scep_registry_emit_changes(self, old_snapshot);
 	return TRUE;
 }
 
@@ -173,23 +205,11 @@ scep_registry_debounce_cb(gpointer user_data)
 {
 	ScepRegistry *self = SCEP_REGISTRY(user_data);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(ScepRegistrySnapshot) old_snapshot = NULL;
-	g_autoptr(ScepRegistrySnapshot) new_snapshot = NULL;
-	g_autoptr(GPtrArray) changes = NULL;
 
 	self->debounce_id = 0;
-	new_snapshot = scep_registry_snapshot_load(self->dir, &error);
-	if (new_snapshot == NULL) {
-		/* keep acting on the last good registry; the next event retries */
+	/* on failure the last good registry stays in force; the next event retries */
+	if (!scep_registry_load(self, &error))
 		g_warning("registry %s not reloaded: %s", self->dir, error->message);
-		return G_SOURCE_REMOVE;
-	}
-	old_snapshot = g_steal_pointer(&self->snapshot);
-	self->snapshot = scep_registry_snapshot_ref(new_snapshot);
-	changes = scep_registry_diff(old_snapshot, new_snapshot);
-	g_debug("registry %s reloaded: %u instances changed", self->dir, changes->len);
-	if (changes->len > 0)
-		g_signal_emit(self, signals[SIGNAL_CHANGED], 0, changes);
 	return G_SOURCE_REMOVE;
 }
 
@@ -346,27 +366,18 @@ scep_registry_check_key(const gchar *full_key, GError **error)
 	return key;
 }
 
-/**
- * scep_registry_set_value:
- *
- * Validates @value against the schema and writes it, atomically and
- * durably, into the file whose value currently wins (or the base file), so
- * that it takes effect. The in-memory snapshot is reloaded. A secret
- * (crypt_*) is written encrypted (`enc:v1:`), creating the device key on
- * first use.
- */
-gboolean
-scep_registry_set_value(ScepRegistry *self,
-			const gchar *full_key,
-			const gchar *value,
-			GError **error)
+/* validates @value and writes it where it wins, then re-reads quietly */
+static gboolean
+scep_registry_write_value(ScepRegistry *self,
+			  const gchar *full_key,
+			  const gchar *value,
+			  GError **error)
 {
 	const ScepRegistryKey *key;
 	g_autofree gchar *normal = NULL;
 	g_autofree gchar *path = NULL;
 	g_autofree gchar *encrypted = NULL;
 
-	g_return_val_if_fail(SCEP_IS_REGISTRY(self), FALSE);
 	if (!scep_registry_schema_ensure_loaded(error))
 		return FALSE;
 	key = scep_registry_check_key(full_key, error);
@@ -392,12 +403,76 @@ scep_registry_set_value(ScepRegistry *self,
 		}
 		value = encrypted;
 	}
-	if (self->snapshot == NULL && !scep_registry_load(self, error))
+	if (self->snapshot == NULL && !scep_registry_load_quietly(self, error))
 		return FALSE;
 	path = scep_registry_file_for_key(self, full_key);
 	if (!scep_registry_file_replace_key(path, full_key, value, NULL, error))
 		return FALSE;
-	return scep_registry_load(self, error);
+	return scep_registry_load_quietly(self, error);
+}
+
+/**
+ * scep_registry_set_value:
+ *
+ * Validates @value against the schema and writes it, atomically and
+ * durably, into the file whose value currently wins (or the base file), so
+ * that it takes effect; the snapshot is re-read and "changed" emitted. A
+ * secret (crypt_*) is written encrypted (`enc:v1:`), creating the device
+ * key on first use.
+ */
+gboolean
+scep_registry_set_value(ScepRegistry *self,
+			const gchar *full_key,
+			const gchar *value,
+			GError **error)
+{
+	const gchar *keys[] = { full_key, NULL };
+	const gchar *values[] = { value, NULL };
+	return scep_registry_set_values(self, keys, values, error);
+}
+
+/**
+ * scep_registry_set_values:
+ * @keys: (array zero-terminated=1): full keys
+ * @values: (array zero-terminated=1): their values, as many as @keys
+ *
+ * Like scep_registry_set_value() for several keys: every key and value is
+ * validated before anything is written, then all are written and one
+ * "changed" is emitted for them together (also when a later write failed:
+ * what was written takes effect).
+ */
+gboolean
+scep_registry_set_values(ScepRegistry *self,
+			 const gchar *const *keys,
+			 const gchar *const *values,
+			 GError **error)
+{
+	g_autoptr(ScepRegistrySnapshot) old_snapshot = NULL;
+	gboolean ok = TRUE;
+
+	g_return_val_if_fail(SCEP_IS_REGISTRY(self), FALSE);
+	g_return_val_if_fail(g_strv_length((gchar **)keys) == g_strv_length((gchar **)values),
+			     FALSE);
+	if (!scep_registry_schema_ensure_loaded(error))
+		return FALSE;
+	for (guint i = 0; keys[i] != NULL; i++) {
+		const ScepRegistryKey *key = scep_registry_check_key(keys[i], error);
+		g_autofree gchar *normal = NULL;
+		if (key == NULL)
+			return FALSE;
+		normal = scep_registry_key_normalize(key, values[i], error);
+		if (normal == NULL) {
+			g_prefix_error(error, "%s: ", keys[i]);
+			return FALSE;
+		}
+		if (key->secret)
+			scep_registry_secret_free(g_steal_pointer(&normal));
+	}
+	old_snapshot = scep_registry_ref_snapshot(self);
+	for (guint i = 0; ok && keys[i] != NULL; i++)
+		ok = scep_registry_write_value(self, keys[i], values[i], error);
+	scep_registry_emit_changes(self, old_snapshot);
+	return ok;
 }
 
 /**
@@ -410,10 +485,11 @@ gboolean
 scep_registry_unset_value(ScepRegistry *self, const gchar *full_key, GError **error)
 {
 	const gchar *file = NULL;
+	g_autoptr(ScepRegistrySnapshot) old_snapshot = NULL;
 	g_return_val_if_fail(SCEP_IS_REGISTRY(self), FALSE);
 	if (!scep_registry_schema_ensure_loaded(error))
 		return FALSE;
-	if (self->snapshot == NULL && !scep_registry_load(self, error))
+	if (self->snapshot == NULL && !scep_registry_load_quietly(self, error))
 		return FALSE;
 	if (scep_registry_snapshot_lookup(self->snapshot, full_key, &file, NULL) == NULL) {
 		if (scep_registry_check_key(full_key, error) == NULL)
@@ -425,17 +501,21 @@ scep_registry_unset_value(ScepRegistry *self, const gchar *full_key, GError **er
 			    full_key);
 		return FALSE;
 	}
-	/* a key may be set in several files: remove it from each, last first */
+	/* a key may be set in several files: remove it from each, last first; listeners see
+	 * one change, not the intermediate values */
+	old_snapshot = scep_registry_ref_snapshot(self);
 	while (scep_registry_snapshot_lookup(self->snapshot, full_key, &file, NULL) != NULL) {
 		g_autofree gchar *path = g_strdup(file);
 		gboolean found = FALSE;
-		if (!scep_registry_file_replace_key(path, full_key, NULL, &found, error))
+		if (!scep_registry_file_replace_key(path, full_key, NULL, &found, error) ||
+		    !scep_registry_load_quietly(self, error)) {
+			scep_registry_emit_changes(self, old_snapshot);
 			return FALSE;
-		if (!scep_registry_load(self, error))
-			return FALSE;
+		}
 		if (!found)
 			break;
 	}
+	scep_registry_emit_changes(self, old_snapshot);
 	return TRUE;
 }
 

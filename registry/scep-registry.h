@@ -57,6 +57,10 @@ gboolean scep_registry_set_value(ScepRegistry *self,
 				 const gchar *full_key,
 				 const gchar *value,
 				 GError **error);
+gboolean scep_registry_set_values(ScepRegistry *self,
+				  const gchar *const *keys,
+				  const gchar *const *values,
+				  GError **error);
 gboolean scep_registry_unset_value(ScepRegistry *self, const gchar *full_key, GError **error);
 
 /* writing one file; exposed for tests */

@@ -1305,6 +1305,49 @@ test_write_winning_dropin(RegFixture *fx, gconstpointer data)
 	reg_assert_value(scep_registry_get_snapshot(registry), K(0, caident), "changed");
 }
 
+/* writes tell listeners like file pushes do: one "changed" per call, with the final values */
+static void
+test_write_emits_changed(RegFixture *fx, gconstpointer data)
+{
+	g_autofree gchar *p = reg_write(fx, "registry", K(0, caident) "=base\n", -1);
+	g_autofree gchar *a = reg_write(fx, "registry.d/10-a", K(0, caident) "=a\n", -1);
+	g_autoptr(ScepRegistry) registry = scep_registry_new(fx->dir);
+	g_autoptr(GError) error = NULL;
+	const gchar *keys[] = { K(0, locality), K(1, caident), NULL };
+	const gchar *values[] = { "Berlin", "x", NULL };
+	ScepRegistryChange *change;
+	ScepRegistryKeyChange *kc;
+
+	g_assert_true(scep_registry_load(registry, &error));
+	g_assert_no_error(error);
+	g_signal_connect(registry, "changed", G_CALLBACK(reg_changed_cb), fx);
+
+	/* two keys, two instances: one emission */
+	g_assert_true(scep_registry_set_values(registry, keys, values, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(fx->emissions->len, ==, 1);
+	g_assert_cmpuint(((GPtrArray *)g_ptr_array_index(fx->emissions, 0))->len, ==, 2);
+
+	/* a key set in two files: one change from the winning value straight to unset */
+	g_assert_true(scep_registry_unset_value(registry, K(0, caident), &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(fx->emissions->len, ==, 2);
+	g_assert_cmpuint(((GPtrArray *)g_ptr_array_index(fx->emissions, 1))->len, ==, 1);
+	change = g_ptr_array_index((GPtrArray *)g_ptr_array_index(fx->emissions, 1), 0);
+	g_assert_cmpuint(change->keys->len, ==, 1);
+	kc = g_ptr_array_index(change->keys, 0);
+	g_assert_cmpstr(kc->old_value, ==, "a");
+	g_assert_null(kc->new_value);
+
+	/* an invalid value anywhere: nothing written, nothing emitted */
+	values[1] = "";
+	keys[0] = K(0, keysize);
+	values[0] = "1024";
+	g_assert_false(scep_registry_set_values(registry, keys, values, &error));
+	g_assert_error(error, SCEP_REGISTRY_ERROR, SCEP_REGISTRY_ERROR_INVALID_VALUE);
+	g_assert_cmpuint(fx->emissions->len, ==, 2);
+}
+
 static void
 test_write_unset_everywhere(RegFixture *fx, gconstpointer data)
 {
@@ -1474,6 +1517,7 @@ main(int argc, char **argv)
 	reg_add("/scep/registry/write/creates-base", test_write_creates_base);
 	reg_add("/scep/registry/write/winning-dropin", test_write_winning_dropin);
 	reg_add("/scep/registry/write/unset-everywhere", test_write_unset_everywhere);
+	reg_add("/scep/registry/write/emits-changed", test_write_emits_changed);
 	reg_add("/scep/registry/write/unset-bom-first-line", test_write_unset_bom_first_line);
 	reg_add("/scep/registry/write/set-bom-first-line", test_write_set_bom_first_line);
 	reg_add("/scep/registry/write/invalid-refused", test_write_invalid_refused);
