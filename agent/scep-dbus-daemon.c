@@ -11,11 +11,16 @@
 
 struct _ScepDbusDaemon {
 	GObject parent_instance;
-	ScepEngine *engine;                       /* owned */
-	GDBusConnection *connection;              /* owned, nullable */
-	GDBusObjectManagerServer *object_manager; /* owned */
-	ScepDbusManager *manager;                 /* owned: the Manager skeleton */
-	GHashTable *certs; /* profile (unowned key) -> ScepDbusCert (owned) */
+	ScepEngine *engine;          /* owned */
+	GDBusConnection *connection; /* owned, nullable */
+	ScepDbusManager *manager;    /* owned: the Manager skeleton */
+	GHashTable *certs;           /* profile (unowned key) -> ScepDbusCert (owned) */
+	GHashTable *certs_by_name;   /* profile name (unowned) -> ScepDbusCert (unowned) */
+	GPtrArray *dirty;            /* of ScepDbusCert (unowned) with changes not yet sent */
+	guint flush_id;              /* idle that sends PropertiesChanged for @dirty */
+	guint summary_id;            /* idle that recounts the Summary property */
+	guint object_manager_id;     /* org.freedesktop.DBus.ObjectManager at SCEP_DBUS_PATH */
+	guint subtree_id;            /* the certificate objects under SCEP_DBUS_CERTIFICATES_PATH */
 	gulong added_id;
 	gulong removed_id;
 	guint owner_id;
@@ -29,15 +34,22 @@ G_DEFINE_TYPE(ScepDbusDaemon, scep_dbus_daemon, G_TYPE_OBJECT)
 enum { SIGNAL_NAME_ACQUIRED, SIGNAL_NAME_LOST, SIGNAL_LAST };
 static guint signals[SIGNAL_LAST] = { 0 };
 
-/* one exported certificate object */
+#define SCEP_DBUS_CERTIFICATE_IFACE "org.scepagent.Agent1.Certificate"
+#define SCEP_DBUS_CERT_N_PROPS      22
+
+/* One exported certificate object. The object holds no copy of the properties: every read
+ * comes from the profile, and a change is sent as PropertiesChanged only when the value the
+ * clients last saw differs (a hash of it is kept per property), so that the idle daemon costs
+ * little memory per instance. */
 typedef struct {
-	ScepDbusDaemon *daemon;         /* unowned: the daemon owns this */
-	ScepProfile *profile;           /* owned */
-	ScepDbusObjectSkeleton *object; /* owned */
-	ScepDbusCertificate *iface;     /* owned: the Certificate skeleton */
-	GPtrArray *bindings;            /* owned, of GBinding (owned) */
+	ScepDbusDaemon *daemon; /* unowned: the daemon owns this */
+	ScepProfile *profile;   /* owned */
+	gchar *path;            /* owned: the object path */
+	gulong notify_id;
 	gulong state_changed_id;
-	gulong notify_state_id;
+	guint32 dirty;   /* a bit per entry of scep_dbus_cert_props[] not yet sent */
+	gboolean queued; /* in daemon->dirty */
+	guint32 sent_hash[SCEP_DBUS_CERT_N_PROPS]; /* g_variant_hash() of each value as last sent */
 } ScepDbusCert;
 
 typedef enum {
@@ -113,89 +125,180 @@ scep_dbus_daemon_update_summary(ScepDbusDaemon *self)
 	scep_dbus_manager_set_summary(self->manager, g_variant_builder_end(&builder));
 }
 
-/* ---- property bindings (profile -> Certificate skeleton) ---- */
+/* ---- the Certificate properties, read from the profile ---- */
 
-static gboolean
-scep_dbus_transform_string(GBinding *binding, const GValue *from, GValue *to, gpointer user_data)
+typedef enum {
+	SCEP_DBUS_PROP_STRING,     /* s; NULL is sent as "" */
+	SCEP_DBUS_PROP_TIME,       /* t from an int64 of unix seconds; none (<= 0) is 0 */
+	SCEP_DBUS_PROP_BOOLEAN,    /* b */
+	SCEP_DBUS_PROP_UINT,       /* u */
+	SCEP_DBUS_PROP_STATE_NAME, /* s from the uint state */
+} ScepDbusPropKind;
+
+/* each D-Bus property and the profile property it shows */
+static const struct {
+	const gchar *name;
+	const gchar *source;
+	ScepDbusPropKind kind;
+} scep_dbus_cert_props[SCEP_DBUS_CERT_N_PROPS] = {
+	{ "Instance", "name", SCEP_DBUS_PROP_STRING },
+	{ "Enabled", "enabled", SCEP_DBUS_PROP_BOOLEAN },
+	{ "State", "state", SCEP_DBUS_PROP_UINT },
+	{ "StateName", "state", SCEP_DBUS_PROP_STATE_NAME },
+	{ "Reason", "reason", SCEP_DBUS_PROP_STRING },
+	{ "Subject", "subject", SCEP_DBUS_PROP_STRING },
+	{ "Issuer", "issuer", SCEP_DBUS_PROP_STRING },
+	{ "Serial", "serial", SCEP_DBUS_PROP_STRING },
+	{ "NotBefore", "not-before", SCEP_DBUS_PROP_TIME },
+	{ "NotAfter", "not-after", SCEP_DBUS_PROP_TIME },
+	{ "RenewalTime", "renewal-time", SCEP_DBUS_PROP_TIME },
+	{ "NextAttempt", "next-attempt", SCEP_DBUS_PROP_TIME },
+	{ "Attempt", "attempt", SCEP_DBUS_PROP_UINT },
+	{ "LastAttempt", "last-attempt", SCEP_DBUS_PROP_TIME },
+	{ "LastError", "last-error", SCEP_DBUS_PROP_STRING },
+	{ "LastErrorName", "last-error-name", SCEP_DBUS_PROP_STRING },
+	{ "RenewalMethod", "renewal-method", SCEP_DBUS_PROP_STRING },
+	{ "CaFingerprint", "ca-fingerprint", SCEP_DBUS_PROP_STRING },
+	{ "CertificatePath", "cert-path", SCEP_DBUS_PROP_STRING },
+	{ "KeyPath", "key-path", SCEP_DBUS_PROP_STRING },
+	{ "ChainPath", "chain-path", SCEP_DBUS_PROP_STRING },
+	{ "PendingTransactionId", "transaction-id", SCEP_DBUS_PROP_STRING },
+};
+
+/* a floating GVariant of property @idx of @profile */
+static GVariant *
+scep_dbus_cert_prop_value(ScepProfile *profile, guint idx)
 {
-	const gchar *text = g_value_get_string(from);
-	/* strings without a value are empty on the bus, never absent */
-	g_value_set_string(to, text != NULL ? text : "");
-	return TRUE;
+	g_auto(GValue) value = G_VALUE_INIT;
+	g_object_get_property(G_OBJECT(profile), scep_dbus_cert_props[idx].source, &value);
+	switch (scep_dbus_cert_props[idx].kind) {
+	case SCEP_DBUS_PROP_STRING: {
+		const gchar *text = g_value_get_string(&value);
+		/* strings without a value are empty on the bus, never absent */
+		return g_variant_new_string(text != NULL ? text : "");
+	}
+	case SCEP_DBUS_PROP_TIME: {
+		gint64 when = g_value_get_int64(&value);
+		return g_variant_new_uint64(when > 0 ? (guint64)when : 0);
+	}
+	case SCEP_DBUS_PROP_BOOLEAN:
+		return g_variant_new_boolean(g_value_get_boolean(&value));
+	case SCEP_DBUS_PROP_UINT:
+		return g_variant_new_uint32(g_value_get_uint(&value));
+	case SCEP_DBUS_PROP_STATE_NAME:
+		return g_variant_new_string(
+		    scep_profile_state_to_string((ScepProfileState)g_value_get_uint(&value)));
+	}
+	g_assert_not_reached();
 }
 
-static gboolean
-scep_dbus_transform_time(GBinding *binding, const GValue *from, GValue *to, gpointer user_data)
+/* the a{sv} of every property, as GetManagedObjects and InterfacesAdded carry it; the hashes
+ * of what clients now know are remembered */
+static GVariant *
+scep_dbus_cert_all_props(ScepDbusCert *cert)
 {
-	gint64 when = g_value_get_int64(from);
-	/* unix seconds, 0 = none */
-	g_value_set_uint64(to, when > 0 ? (guint64)when : 0);
-	return TRUE;
+	GVariantBuilder builder;
+	g_variant_builder_init(&builder, G_VARIANT_TYPE_VARDICT);
+	for (guint i = 0; i < SCEP_DBUS_CERT_N_PROPS; i++) {
+		GVariant *value = g_variant_ref_sink(scep_dbus_cert_prop_value(cert->profile, i));
+		cert->sent_hash[i] = g_variant_hash(value);
+		g_variant_builder_add(&builder, "{sv}", scep_dbus_cert_props[i].name, value);
+		g_variant_unref(value);
+	}
+	return g_variant_builder_end(&builder);
 }
 
-static gboolean
-scep_dbus_transform_state_name(GBinding *binding,
-			       const GValue *from,
-			       GValue *to,
-			       gpointer user_data)
-{
-	g_value_set_string(to,
-			   scep_profile_state_to_string((ScepProfileState)g_value_get_uint(from)));
-	return TRUE;
-}
-
+/* PropertiesChanged for what changed since the clients last heard */
 static void
-scep_dbus_cert_bind(ScepDbusCert *cert,
-		    const gchar *source_property,
-		    const gchar *target_property,
-		    GBindingTransformFunc transform)
+scep_dbus_cert_flush(ScepDbusCert *cert)
 {
-	GBinding *binding = g_object_bind_property_full(cert->profile,
-							source_property,
-							cert->iface,
-							target_property,
-							G_BINDING_SYNC_CREATE,
-							transform,
-							NULL,
-							NULL,
-							NULL);
-	g_ptr_array_add(cert->bindings, g_object_ref(binding));
+	ScepDbusDaemon *self = cert->daemon;
+	GVariantBuilder builder;
+	gboolean any = FALSE;
+	g_autoptr(GError) error = NULL;
+
+	if (cert->dirty == 0)
+		return;
+	g_variant_builder_init(&builder, G_VARIANT_TYPE_VARDICT);
+	for (guint i = 0; i < SCEP_DBUS_CERT_N_PROPS; i++) {
+		g_autoptr(GVariant) value = NULL;
+		guint hash;
+		if ((cert->dirty & (1u << i)) == 0)
+			continue;
+		value = g_variant_ref_sink(scep_dbus_cert_prop_value(cert->profile, i));
+		hash = g_variant_hash(value);
+		if (hash == cert->sent_hash[i])
+			continue;
+		cert->sent_hash[i] = hash;
+		g_variant_builder_add(&builder, "{sv}", scep_dbus_cert_props[i].name, value);
+		any = TRUE;
+	}
+	cert->dirty = 0;
+	if (!any || self->connection == NULL) {
+		g_variant_builder_clear(&builder);
+		return;
+	}
+	if (!g_dbus_connection_emit_signal(
+		self->connection,
+		NULL,
+		cert->path,
+		"org.freedesktop.DBus.Properties",
+		"PropertiesChanged",
+		g_variant_new("(sa{sv}as)", SCEP_DBUS_CERTIFICATE_IFACE, &builder, NULL),
+		&error))
+		g_debug("dbus: PropertiesChanged on %s: %s", cert->path, error->message);
 }
 
-static void
-scep_dbus_cert_bind_all(ScepDbusCert *cert)
+static gboolean
+scep_dbus_daemon_flush_cb(gpointer user_data)
 {
-	static const struct {
-		const gchar *source;
-		const gchar *target;
-	} strings[] = {
-		{ "name", "instance" },
-		{ "reason", "reason" },
-		{ "subject", "subject" },
-		{ "issuer", "issuer" },
-		{ "serial", "serial" },
-		{ "last-error", "last-error" },
-		{ "last-error-name", "last-error-name" },
-		{ "renewal-method", "renewal-method" },
-		{ "ca-fingerprint", "ca-fingerprint" },
-		{ "cert-path", "certificate-path" },
-		{ "key-path", "key-path" },
-		{ "chain-path", "chain-path" },
-		{ "transaction-id", "pending-transaction-id" },
-	};
-	static const gchar *const times[] = {
-		"not-before", "not-after", "renewal-time", "next-attempt", "last-attempt",
-	};
+	ScepDbusDaemon *self = SCEP_DBUS_DAEMON(user_data);
+	g_autoptr(GPtrArray) dirty = g_steal_pointer(&self->dirty);
+	self->flush_id = 0;
+	self->dirty = g_ptr_array_new();
+	for (guint i = 0; i < dirty->len; i++) {
+		ScepDbusCert *cert = g_ptr_array_index(dirty, i);
+		cert->queued = FALSE;
+		scep_dbus_cert_flush(cert);
+	}
+	return G_SOURCE_REMOVE;
+}
 
-	for (guint i = 0; i < G_N_ELEMENTS(strings); i++)
-		scep_dbus_cert_bind(
-		    cert, strings[i].source, strings[i].target, scep_dbus_transform_string);
-	for (guint i = 0; i < G_N_ELEMENTS(times); i++)
-		scep_dbus_cert_bind(cert, times[i], times[i], scep_dbus_transform_time);
-	scep_dbus_cert_bind(cert, "enabled", "enabled", NULL);
-	scep_dbus_cert_bind(cert, "attempt", "attempt", NULL);
-	scep_dbus_cert_bind(cert, "state", "state", NULL);
-	scep_dbus_cert_bind(cert, "state", "state-name", scep_dbus_transform_state_name);
+static gboolean
+scep_dbus_daemon_summary_cb(gpointer user_data)
+{
+	ScepDbusDaemon *self = SCEP_DBUS_DAEMON(user_data);
+	self->summary_id = 0;
+	scep_dbus_daemon_update_summary(self);
+	return G_SOURCE_REMOVE;
+}
+
+/* changes of one main-loop iteration go out as one PropertiesChanged per object, as
+ * GDBusInterfaceSkeleton does it */
+static void
+scep_dbus_cert_notify_cb(GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+	ScepDbusCert *cert = user_data;
+	ScepDbusDaemon *self = cert->daemon;
+	const gchar *name = g_param_spec_get_name(pspec);
+	guint32 bits = 0;
+
+	for (guint i = 0; i < SCEP_DBUS_CERT_N_PROPS; i++) {
+		if (g_strcmp0(scep_dbus_cert_props[i].source, name) == 0)
+			bits |= 1u << i;
+	}
+	if (bits == 0)
+		return;
+	cert->dirty |= bits;
+	if (!cert->queued) {
+		cert->queued = TRUE;
+		g_ptr_array_add(self->dirty, cert);
+	}
+	if (self->flush_id == 0)
+		self->flush_id = g_idle_add(scep_dbus_daemon_flush_cb, self);
+	/* the Summary counts states: recounted once per burst */
+	if (g_strcmp0(name, "state") == 0 && self->summary_id == 0)
+		self->summary_id = g_idle_add(scep_dbus_daemon_summary_cb, self);
 }
 
 static void
@@ -203,32 +306,32 @@ scep_dbus_cert_state_changed_cb(
     ScepProfile *profile, guint old_state, guint new_state, const gchar *reason, gpointer user_data)
 {
 	ScepDbusCert *cert = user_data;
+	g_autoptr(GError) error = NULL;
 	/* PropertiesChanged for State, StateName and Reason goes out first, so that a client
 	 * reading the properties on StateChanged sees the new values */
-	g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(cert->iface));
-	scep_dbus_certificate_emit_state_changed(
-	    cert->iface, old_state, new_state, reason != NULL ? reason : "");
-}
-
-static void
-scep_dbus_cert_notify_state_cb(GObject *object, GParamSpec *pspec, gpointer user_data)
-{
-	ScepDbusCert *cert = user_data;
-	scep_dbus_daemon_update_summary(cert->daemon);
+	scep_dbus_cert_flush(cert);
+	if (cert->daemon->connection == NULL)
+		return;
+	if (!g_dbus_connection_emit_signal(
+		cert->daemon->connection,
+		NULL,
+		cert->path,
+		SCEP_DBUS_CERTIFICATE_IFACE,
+		"StateChanged",
+		g_variant_new("(uus)", old_state, new_state, reason != NULL ? reason : ""),
+		&error))
+		g_debug("dbus: StateChanged on %s: %s", cert->path, error->message);
 }
 
 static void
 scep_dbus_cert_free(ScepDbusCert *cert)
 {
-	g_signal_handlers_disconnect_by_data(cert->iface, cert);
+	if (cert->queued)
+		g_ptr_array_remove_fast(cert->daemon->dirty, cert);
+	g_clear_signal_handler(&cert->notify_id, cert->profile);
 	g_clear_signal_handler(&cert->state_changed_id, cert->profile);
-	g_clear_signal_handler(&cert->notify_state_id, cert->profile);
-	for (guint i = 0; i < cert->bindings->len; i++)
-		g_binding_unbind(g_ptr_array_index(cert->bindings, i));
-	g_ptr_array_unref(cert->bindings);
-	g_clear_object(&cert->iface);
-	g_clear_object(&cert->object);
 	g_clear_object(&cert->profile);
+	g_free(cert->path);
 	g_free(cert);
 }
 
@@ -671,38 +774,199 @@ scep_dbus_daemon_dispatch(ScepDbusRequest *req)
 
 /* ---- handlers ---- */
 
-static gboolean
-scep_dbus_daemon_handle_enroll_cb(ScepDbusCertificate *iface,
-				  GDBusMethodInvocation *invocation,
-				  GVariant *options,
-				  gpointer user_data)
+/* Enroll, Renew and Cancel on a certificate object */
+static void
+scep_dbus_cert_method_call(GDBusConnection *connection,
+			   const gchar *sender,
+			   const gchar *object_path,
+			   const gchar *interface_name,
+			   const gchar *method_name,
+			   GVariant *parameters,
+			   GDBusMethodInvocation *invocation,
+			   gpointer user_data)
 {
 	ScepDbusCert *cert = user_data;
-	return scep_dbus_daemon_handle(
-	    cert->daemon, invocation, SCEP_DBUS_CALL_ENROLL, cert->profile, NULL, options);
+	g_autoptr(GVariant) options = g_variant_get_child_value(parameters, 0);
+	ScepDbusCall kind;
+
+	if (g_strcmp0(method_name, "Enroll") == 0)
+		kind = SCEP_DBUS_CALL_ENROLL;
+	else if (g_strcmp0(method_name, "Renew") == 0)
+		kind = SCEP_DBUS_CALL_RENEW;
+	else
+		kind = SCEP_DBUS_CALL_CANCEL;
+	scep_dbus_daemon_handle(cert->daemon, invocation, kind, cert->profile, NULL, options);
 }
 
-static gboolean
-scep_dbus_daemon_handle_renew_cb(ScepDbusCertificate *iface,
-				 GDBusMethodInvocation *invocation,
-				 GVariant *options,
-				 gpointer user_data)
+static GVariant *
+scep_dbus_cert_get_property(GDBusConnection *connection,
+			    const gchar *sender,
+			    const gchar *object_path,
+			    const gchar *interface_name,
+			    const gchar *property_name,
+			    GError **error,
+			    gpointer user_data)
 {
 	ScepDbusCert *cert = user_data;
-	return scep_dbus_daemon_handle(
-	    cert->daemon, invocation, SCEP_DBUS_CALL_RENEW, cert->profile, NULL, options);
+	for (guint i = 0; i < SCEP_DBUS_CERT_N_PROPS; i++) {
+		if (g_strcmp0(scep_dbus_cert_props[i].name, property_name) == 0)
+			return scep_dbus_cert_prop_value(cert->profile, i);
+	}
+	/* GDBus checks names against the interface info first: not reached */
+	g_set_error(error,
+		    G_DBUS_ERROR,
+		    G_DBUS_ERROR_UNKNOWN_PROPERTY,
+		    "no property %s on %s",
+		    property_name,
+		    object_path);
+	return NULL;
 }
 
-static gboolean
-scep_dbus_daemon_handle_cancel_cb(ScepDbusCertificate *iface,
-				  GDBusMethodInvocation *invocation,
-				  GVariant *options,
-				  gpointer user_data)
+static const GDBusInterfaceVTable scep_dbus_cert_vtable = {
+	.method_call = scep_dbus_cert_method_call,
+	.get_property = scep_dbus_cert_get_property,
+	.set_property = NULL,
+};
+
+/* the subtree of certificate objects: one node per profile, made on demand */
+static gchar **
+scep_dbus_subtree_enumerate(GDBusConnection *connection,
+			    const gchar *sender,
+			    const gchar *object_path,
+			    gpointer user_data)
 {
-	ScepDbusCert *cert = user_data;
-	return scep_dbus_daemon_handle(
-	    cert->daemon, invocation, SCEP_DBUS_CALL_CANCEL, cert->profile, NULL, options);
+	ScepDbusDaemon *self = SCEP_DBUS_DAEMON(user_data);
+	GStrvBuilder *builder = g_strv_builder_new();
+	GHashTableIter iter;
+	gpointer name;
+	gchar **nodes;
+
+	g_hash_table_iter_init(&iter, self->certs_by_name);
+	while (g_hash_table_iter_next(&iter, &name, NULL))
+		g_strv_builder_add(builder, name);
+	nodes = g_strv_builder_end(builder);
+	g_strv_builder_unref(builder);
+	return nodes;
 }
+
+static GDBusInterfaceInfo **
+scep_dbus_subtree_introspect(GDBusConnection *connection,
+			     const gchar *sender,
+			     const gchar *object_path,
+			     const gchar *node,
+			     gpointer user_data)
+{
+	ScepDbusDaemon *self = SCEP_DBUS_DAEMON(user_data);
+	GDBusInterfaceInfo **infos;
+	/* the parent node itself has no interface of its own */
+	if (node == NULL || !g_hash_table_contains(self->certs_by_name, node))
+		return NULL;
+	infos = g_new0(GDBusInterfaceInfo *, 2);
+	infos[0] = g_dbus_interface_info_ref(scep_dbus_certificate_interface_info());
+	return infos;
+}
+
+static const GDBusInterfaceVTable *
+scep_dbus_subtree_dispatch(GDBusConnection *connection,
+			   const gchar *sender,
+			   const gchar *object_path,
+			   const gchar *interface_name,
+			   const gchar *node,
+			   gpointer *out_user_data,
+			   gpointer user_data)
+{
+	ScepDbusDaemon *self = SCEP_DBUS_DAEMON(user_data);
+	ScepDbusCert *cert;
+	if (node == NULL || g_strcmp0(interface_name, SCEP_DBUS_CERTIFICATE_IFACE) != 0)
+		return NULL;
+	cert = g_hash_table_lookup(self->certs_by_name, node);
+	if (cert == NULL)
+		return NULL;
+	*out_user_data = cert;
+	return &scep_dbus_cert_vtable;
+}
+
+static const GDBusSubtreeVTable scep_dbus_subtree_vtable = {
+	.enumerate = scep_dbus_subtree_enumerate,
+	.introspect = scep_dbus_subtree_introspect,
+	.dispatch = scep_dbus_subtree_dispatch,
+};
+
+/* org.freedesktop.DBus.ObjectManager at the root, over the certificate objects */
+static const gchar scep_dbus_object_manager_xml[] =
+    "<node>"
+    "  <interface name='org.freedesktop.DBus.ObjectManager'>"
+    "    <method name='GetManagedObjects'>"
+    "      <arg name='objects' type='a{oa{sa{sv}}}' direction='out'/>"
+    "    </method>"
+    "    <signal name='InterfacesAdded'>"
+    "      <arg name='object_path' type='o'/>"
+    "      <arg name='interfaces_and_properties' type='a{sa{sv}}'/>"
+    "    </signal>"
+    "    <signal name='InterfacesRemoved'>"
+    "      <arg name='object_path' type='o'/>"
+    "      <arg name='interfaces' type='as'/>"
+    "    </signal>"
+    "  </interface>"
+    "</node>";
+
+static GDBusInterfaceInfo *
+scep_dbus_object_manager_interface_info(void)
+{
+	static gsize node = 0;
+	if (g_once_init_enter(&node)) {
+		g_autoptr(GError) error = NULL;
+		GDBusNodeInfo *parsed =
+		    g_dbus_node_info_new_for_xml(scep_dbus_object_manager_xml, &error);
+		g_assert_no_error(error);
+		g_once_init_leave(&node, (gsize)parsed);
+	}
+	return ((GDBusNodeInfo *)node)->interfaces[0];
+}
+
+/* {"org.scepagent.Agent1.Certificate": {properties}} of one object */
+static GVariant *
+scep_dbus_cert_interfaces(ScepDbusCert *cert)
+{
+	GVariantBuilder builder;
+	g_variant_builder_init(&builder, G_VARIANT_TYPE("a{sa{sv}}"));
+	g_variant_builder_add(
+	    &builder, "{s@a{sv}}", SCEP_DBUS_CERTIFICATE_IFACE, scep_dbus_cert_all_props(cert));
+	return g_variant_builder_end(&builder);
+}
+
+static void
+scep_dbus_object_manager_method_call(GDBusConnection *connection,
+				     const gchar *sender,
+				     const gchar *object_path,
+				     const gchar *interface_name,
+				     const gchar *method_name,
+				     GVariant *parameters,
+				     GDBusMethodInvocation *invocation,
+				     gpointer user_data)
+{
+	ScepDbusDaemon *self = SCEP_DBUS_DAEMON(user_data);
+	GVariantBuilder builder;
+	GHashTableIter iter;
+	gpointer value;
+
+	/* GetManagedObjects is the interface's only method */
+	g_variant_builder_init(&builder, G_VARIANT_TYPE("a{oa{sa{sv}}}"));
+	g_hash_table_iter_init(&iter, self->certs);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		ScepDbusCert *cert = value;
+		/* what is read here is what the clients know: pending changes are sent first */
+		scep_dbus_cert_flush(cert);
+		g_variant_builder_add(
+		    &builder, "{o@a{sa{sv}}}", cert->path, scep_dbus_cert_interfaces(cert));
+	}
+	g_dbus_method_invocation_return_value(invocation,
+					      g_variant_new("(a{oa{sa{sv}}})", &builder));
+}
+
+static const GDBusInterfaceVTable scep_dbus_object_manager_vtable = {
+	.method_call = scep_dbus_object_manager_method_call,
+};
 
 static gboolean
 scep_dbus_daemon_handle_reload_cb(ScepDbusManager *iface,
@@ -747,50 +1011,61 @@ static void
 scep_dbus_daemon_add_profile(ScepDbusDaemon *self, ScepProfile *profile)
 {
 	ScepDbusCert *cert;
-	g_autofree gchar *path = NULL;
+	g_autoptr(GVariant) interfaces = NULL;
+	g_autoptr(GError) error = NULL;
 
 	if (g_hash_table_contains(self->certs, profile))
 		return;
 	cert = g_new0(ScepDbusCert, 1);
 	cert->daemon = self;
 	cert->profile = g_object_ref(profile);
-	cert->bindings = g_ptr_array_new_with_free_func(g_object_unref);
-	path =
+	cert->path =
 	    g_strdup_printf("%s/%s", SCEP_DBUS_CERTIFICATES_PATH, scep_profile_get_name(profile));
-	cert->object = scep_dbus_object_skeleton_new(path);
-	cert->iface = scep_dbus_certificate_skeleton_new();
-	scep_dbus_cert_bind_all(cert);
-	g_signal_connect(
-	    cert->iface, "handle-enroll", G_CALLBACK(scep_dbus_daemon_handle_enroll_cb), cert);
-	g_signal_connect(
-	    cert->iface, "handle-renew", G_CALLBACK(scep_dbus_daemon_handle_renew_cb), cert);
-	g_signal_connect(
-	    cert->iface, "handle-cancel", G_CALLBACK(scep_dbus_daemon_handle_cancel_cb), cert);
+	cert->notify_id =
+	    g_signal_connect(profile, "notify", G_CALLBACK(scep_dbus_cert_notify_cb), cert);
 	cert->state_changed_id = g_signal_connect(
 	    profile, "state-changed", G_CALLBACK(scep_dbus_cert_state_changed_cb), cert);
-	cert->notify_state_id = g_signal_connect(
-	    profile, "notify::state", G_CALLBACK(scep_dbus_cert_notify_state_cb), cert);
-	scep_dbus_object_skeleton_set_certificate(cert->object, cert->iface);
 	g_hash_table_insert(self->certs, profile, cert);
-	g_dbus_object_manager_server_export(self->object_manager,
-					    G_DBUS_OBJECT_SKELETON(cert->object));
-	g_debug("dbus: exported %s", path);
-	scep_dbus_daemon_update_summary(self);
+	g_hash_table_insert(self->certs_by_name, (gpointer)scep_profile_get_name(profile), cert);
+	/* also when not connected yet: the hashes of the values start right */
+	interfaces = g_variant_ref_sink(scep_dbus_cert_interfaces(cert));
+	if (self->connection != NULL &&
+	    !g_dbus_connection_emit_signal(self->connection,
+					   NULL,
+					   SCEP_DBUS_PATH,
+					   "org.freedesktop.DBus.ObjectManager",
+					   "InterfacesAdded",
+					   g_variant_new("(o@a{sa{sv}})", cert->path, interfaces),
+					   &error))
+		g_debug("dbus: InterfacesAdded for %s: %s", cert->path, error->message);
+	g_debug("dbus: exported %s", cert->path);
+	if (self->summary_id == 0)
+		self->summary_id = g_idle_add(scep_dbus_daemon_summary_cb, self);
 }
 
 static void
 scep_dbus_daemon_remove_profile(ScepDbusDaemon *self, ScepProfile *profile)
 {
 	ScepDbusCert *cert = g_hash_table_lookup(self->certs, profile);
-	const gchar *path;
+	g_autoptr(GError) error = NULL;
+	const gchar *const interfaces[] = { SCEP_DBUS_CERTIFICATE_IFACE, NULL };
+
 	if (cert == NULL)
 		return;
-	path = g_dbus_object_get_object_path(G_DBUS_OBJECT(cert->object));
-	g_dbus_object_manager_server_unexport(self->object_manager, path);
-	g_debug(
-	    "dbus: unexported %s/%s", SCEP_DBUS_CERTIFICATES_PATH, scep_profile_get_name(profile));
+	g_hash_table_remove(self->certs_by_name, scep_profile_get_name(profile));
+	if (self->connection != NULL &&
+	    !g_dbus_connection_emit_signal(self->connection,
+					   NULL,
+					   SCEP_DBUS_PATH,
+					   "org.freedesktop.DBus.ObjectManager",
+					   "InterfacesRemoved",
+					   g_variant_new("(o^as)", cert->path, interfaces),
+					   &error))
+		g_debug("dbus: InterfacesRemoved for %s: %s", cert->path, error->message);
+	g_debug("dbus: unexported %s", cert->path);
 	g_hash_table_remove(self->certs, profile);
-	scep_dbus_daemon_update_summary(self);
+	if (self->summary_id == 0)
+		self->summary_id = g_idle_add(scep_dbus_daemon_summary_cb, self);
 }
 
 static void
@@ -868,7 +1143,25 @@ scep_dbus_daemon_start(ScepDbusDaemon *self, const gchar *bus, GError **error)
 		G_DBUS_INTERFACE_SKELETON(self->manager), self->connection, SCEP_DBUS_PATH, error))
 		return FALSE;
 	self->manager_exported = TRUE;
-	g_dbus_object_manager_server_set_connection(self->object_manager, self->connection);
+	self->object_manager_id =
+	    g_dbus_connection_register_object(self->connection,
+					      SCEP_DBUS_PATH,
+					      scep_dbus_object_manager_interface_info(),
+					      &scep_dbus_object_manager_vtable,
+					      self,
+					      NULL,
+					      error);
+	if (self->object_manager_id == 0)
+		return FALSE;
+	self->subtree_id = g_dbus_connection_register_subtree(self->connection,
+							      SCEP_DBUS_CERTIFICATES_PATH,
+							      &scep_dbus_subtree_vtable,
+							      G_DBUS_SUBTREE_FLAGS_NONE,
+							      self,
+							      NULL,
+							      error);
+	if (self->subtree_id == 0)
+		return FALSE;
 	/* the tree is complete: only now may clients find the name */
 	self->owner_id = g_bus_own_name_on_connection(self->connection,
 						      SCEP_DBUS_NAME,
@@ -884,9 +1177,20 @@ void
 scep_dbus_daemon_stop(ScepDbusDaemon *self)
 {
 	g_return_if_fail(SCEP_IS_DBUS_DAEMON(self));
+	if (self->connection != NULL) {
+		/* what changed last is still sent before the connection goes */
+		g_clear_handle_id(&self->flush_id, g_source_remove);
+		scep_dbus_daemon_flush_cb(self);
+	}
 	g_clear_handle_id(&self->owner_id, g_bus_unown_name);
-	if (self->object_manager != NULL)
-		g_dbus_object_manager_server_set_connection(self->object_manager, NULL);
+	if (self->subtree_id != 0) {
+		g_dbus_connection_unregister_subtree(self->connection, self->subtree_id);
+		self->subtree_id = 0;
+	}
+	if (self->object_manager_id != 0) {
+		g_dbus_connection_unregister_object(self->connection, self->object_manager_id);
+		self->object_manager_id = 0;
+	}
 	if (self->manager_exported) {
 		g_dbus_interface_skeleton_unexport(G_DBUS_INTERFACE_SKELETON(self->manager));
 		self->manager_exported = FALSE;
@@ -910,12 +1214,15 @@ scep_dbus_daemon_dispose(GObject *object)
 		g_clear_signal_handler(&self->added_id, self->engine);
 		g_clear_signal_handler(&self->removed_id, self->engine);
 	}
+	g_clear_handle_id(&self->flush_id, g_source_remove);
+	g_clear_handle_id(&self->summary_id, g_source_remove);
+	if (self->certs_by_name != NULL)
+		g_hash_table_remove_all(self->certs_by_name);
 	if (self->certs != NULL)
 		g_hash_table_remove_all(self->certs);
 	if (self->manager != NULL)
 		g_signal_handlers_disconnect_by_data(self->manager, self);
 	g_clear_object(&self->manager);
-	g_clear_object(&self->object_manager);
 	g_clear_object(&self->engine);
 	G_OBJECT_CLASS(scep_dbus_daemon_parent_class)->dispose(object);
 }
@@ -924,7 +1231,9 @@ static void
 scep_dbus_daemon_finalize(GObject *object)
 {
 	ScepDbusDaemon *self = SCEP_DBUS_DAEMON(object);
+	g_clear_pointer(&self->certs_by_name, g_hash_table_unref);
 	g_clear_pointer(&self->certs, g_hash_table_unref);
+	g_clear_pointer(&self->dirty, g_ptr_array_unref);
 	G_OBJECT_CLASS(scep_dbus_daemon_parent_class)->finalize(object);
 }
 
@@ -960,6 +1269,8 @@ scep_dbus_daemon_init(ScepDbusDaemon *self)
 {
 	self->certs = g_hash_table_new_full(
 	    g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)scep_dbus_cert_free);
+	self->certs_by_name = g_hash_table_new(g_str_hash, g_str_equal);
+	self->dirty = g_ptr_array_new();
 }
 
 ScepDbusDaemon *
@@ -973,7 +1284,6 @@ scep_dbus_daemon_new(ScepEngine *engine)
 	self = g_object_new(SCEP_TYPE_DBUS_DAEMON, NULL);
 	self->engine = g_object_ref(engine);
 	registry = scep_engine_get_registry(engine);
-	self->object_manager = g_dbus_object_manager_server_new(SCEP_DBUS_PATH);
 	self->manager = scep_dbus_manager_skeleton_new();
 	scep_dbus_manager_set_version(self->manager, PACKAGE_VERSION);
 	scep_dbus_manager_set_registry_directory(self->manager, scep_registry_get_dir(registry));

@@ -515,6 +515,120 @@ test_objects_push_and_remove(Fixture *fx, gconstpointer data)
 	WAIT_FOR(fx, !has_cert(fx, "cert3"));
 }
 
+/* the objects are made on demand from the profiles: introspection, Get and GetAll work as for
+ * any exported object */
+static GVariant *
+call_cert(Fixture *fx,
+	  const gchar *path,
+	  const gchar *iface,
+	  const gchar *method,
+	  GVariant *args,
+	  GError **error)
+{
+	return g_dbus_connection_call_sync(fx->connection,
+					   BUS_NAME,
+					   path,
+					   iface,
+					   method,
+					   args,
+					   NULL,
+					   G_DBUS_CALL_FLAGS_NONE,
+					   -1,
+					   NULL,
+					   error);
+}
+
+static void
+test_objects_introspect_and_properties(Fixture *fx, gconstpointer data)
+{
+	g_autofree gchar *text = disabled_instance(3);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) xml = NULL;
+	g_autoptr(GVariant) parent = NULL;
+	g_autoptr(GVariant) all = NULL;
+	g_autoptr(GVariant) props = NULL;
+	g_autoptr(GVariant) one = NULL;
+	g_autoptr(GVariant) value = NULL;
+	g_autoptr(GVariant) missing = NULL;
+	g_autoptr(GDBusNodeInfo) node = NULL;
+	const gchar *body;
+
+	push_dropin(fx, "50-cert3", text);
+	agent_start(fx);
+	WAIT_FOR(fx, has_cert(fx, "cert3"));
+
+	xml = call_cert(fx,
+			CERT_PATH("cert3"),
+			"org.freedesktop.DBus.Introspectable",
+			"Introspect",
+			NULL,
+			&error);
+	g_assert_no_error(error);
+	g_variant_get(xml, "(&s)", &body);
+	node = g_dbus_node_info_new_for_xml(body, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(
+	    g_dbus_node_info_lookup_interface(node, "org.scepagent.Agent1.Certificate"));
+
+	/* the parent lists the instance as a child node */
+	parent = call_cert(fx,
+			   "/org/scepagent/Agent1/certificates",
+			   "org.freedesktop.DBus.Introspectable",
+			   "Introspect",
+			   NULL,
+			   &error);
+	g_assert_no_error(error);
+	g_variant_get(parent, "(&s)", &body);
+	g_assert_nonnull(strstr(body, "<node name=\"cert3\""));
+
+	all = call_cert(fx,
+			CERT_PATH("cert3"),
+			"org.freedesktop.DBus.Properties",
+			"GetAll",
+			g_variant_new("(s)", "org.scepagent.Agent1.Certificate"),
+			&error);
+	g_assert_no_error(error);
+	props = g_variant_get_child_value(all, 0);
+	g_assert_cmpuint(g_variant_n_children(props), ==, 22);
+	value = g_variant_lookup_value(props, "Instance", G_VARIANT_TYPE_STRING);
+	g_assert_nonnull(value);
+	g_assert_cmpstr(g_variant_get_string(value, NULL), ==, "cert3");
+	g_clear_pointer(&value, g_variant_unref);
+	value = g_variant_lookup_value(props, "NotAfter", G_VARIANT_TYPE_UINT64);
+	g_assert_nonnull(value);
+	g_assert_cmpuint(g_variant_get_uint64(value), ==, 0);
+	g_clear_pointer(&value, g_variant_unref);
+
+	one = call_cert(fx,
+			CERT_PATH("cert3"),
+			"org.freedesktop.DBus.Properties",
+			"Get",
+			g_variant_new("(ss)", "org.scepagent.Agent1.Certificate", "StateName"),
+			&error);
+	g_assert_no_error(error);
+	g_variant_get(one, "(v)", &value);
+	g_assert_cmpstr(g_variant_get_string(value, NULL), ==, "disabled");
+
+	/* an interface the object does not have, and an instance that does not exist */
+	missing = call_cert(fx,
+			    CERT_PATH("cert3"),
+			    "org.freedesktop.DBus.Properties",
+			    "Get",
+			    g_variant_new("(ss)", "org.scepagent.Agent1.Certificate", "Nope"),
+			    &error);
+	g_assert_null(missing);
+	g_assert_error(error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
+	g_clear_error(&error);
+	missing = call_cert(fx,
+			    CERT_PATH("cert8"),
+			    "org.freedesktop.DBus.Properties",
+			    "GetAll",
+			    g_variant_new("(s)", "org.scepagent.Agent1.Certificate"),
+			    &error);
+	g_assert_null(missing);
+	g_assert_nonnull(error);
+}
+
 static void
 test_manager_properties(Fixture *fx, gconstpointer data)
 {
@@ -1160,6 +1274,9 @@ main(int argc, char **argv)
 #define ADD(path, variant, func)                                                                   \
 	g_test_add(path, Fixture, &variant, fixture_set_up, func, fixture_tear_down)
 	ADD("/scep/dbus/objects/push-and-remove", open_plain, test_objects_push_and_remove);
+	ADD("/scep/dbus/objects/introspect-and-properties",
+	    open_plain,
+	    test_objects_introspect_and_properties);
 	ADD("/scep/dbus/manager/properties", open_plain, test_manager_properties);
 	ADD("/scep/dbus/manager/reload", open_plain, test_reload);
 	ADD("/scep/dbus/manager/set-and-unset-keys", open_plain, test_set_and_unset_registry_keys);
