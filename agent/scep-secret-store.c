@@ -68,6 +68,26 @@ scep_secret_store_check_args(const gchar *instance,
 	return TRUE;
 }
 
+/* every operation, in every backend, completes a task of this shape */
+static GTask *
+scep_secret_store_task_new(gpointer store,
+			   gpointer source_tag,
+			   GCancellable *cancellable,
+			   GAsyncReadyCallback callback,
+			   gpointer user_data)
+{
+	GTask *task = g_task_new(store, cancellable, callback, user_data);
+	g_task_set_source_tag(task, source_tag);
+	return task;
+}
+
+/* "instance/name", as errors name a secret */
+static gchar *
+scep_secret_store_id(const gchar *instance, const gchar *name)
+{
+	return g_strdup_printf("%s/%s", instance, name);
+}
+
 static void
 scep_secret_store_report_invalid(ScepSecretStore *self,
 				 gpointer source_tag,
@@ -75,8 +95,8 @@ scep_secret_store_report_invalid(ScepSecretStore *self,
 				 GAsyncReadyCallback callback,
 				 gpointer user_data)
 {
-	g_autoptr(GTask) task = g_task_new(self, NULL, callback, user_data);
-	g_task_set_source_tag(task, source_tag);
+	g_autoptr(GTask) task =
+	    scep_secret_store_task_new(self, source_tag, NULL, callback, user_data);
 	g_task_return_error(task, error);
 }
 
@@ -221,10 +241,10 @@ scep_secret_store_memory_lookup_async(ScepSecretStore *store,
 				      gpointer user_data)
 {
 	ScepSecretStoreMemory *self = SCEP_SECRET_STORE_MEMORY(store);
-	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
-	g_autofree gchar *id = g_strdup_printf("%s/%s", instance, name);
+	g_autoptr(GTask) task = scep_secret_store_task_new(
+	    self, scep_secret_store_memory_lookup_async, cancellable, callback, user_data);
+	g_autofree gchar *id = scep_secret_store_id(instance, name);
 	const gchar *secret = g_hash_table_lookup(self->secrets, id);
-	g_task_set_source_tag(task, scep_secret_store_memory_lookup_async);
 	if (secret == NULL) {
 		g_task_return_new_error(task,
 					SCEP_SECRET_STORE_ERROR,
@@ -246,10 +266,9 @@ scep_secret_store_memory_store_async(ScepSecretStore *store,
 				     gpointer user_data)
 {
 	ScepSecretStoreMemory *self = SCEP_SECRET_STORE_MEMORY(store);
-	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
-	g_task_set_source_tag(task, scep_secret_store_memory_store_async);
-	g_hash_table_replace(
-	    self->secrets, g_strdup_printf("%s/%s", instance, name), g_strdup(secret));
+	g_autoptr(GTask) task = scep_secret_store_task_new(
+	    self, scep_secret_store_memory_store_async, cancellable, callback, user_data);
+	g_hash_table_replace(self->secrets, scep_secret_store_id(instance, name), g_strdup(secret));
 	g_task_return_boolean(task, TRUE);
 }
 
@@ -262,9 +281,9 @@ scep_secret_store_memory_clear_async(ScepSecretStore *store,
 				     gpointer user_data)
 {
 	ScepSecretStoreMemory *self = SCEP_SECRET_STORE_MEMORY(store);
-	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
-	g_autofree gchar *id = g_strdup_printf("%s/%s", instance, name);
-	g_task_set_source_tag(task, scep_secret_store_memory_clear_async);
+	g_autoptr(GTask) task = scep_secret_store_task_new(
+	    self, scep_secret_store_memory_clear_async, cancellable, callback, user_data);
+	g_autofree gchar *id = scep_secret_store_id(instance, name);
 	g_hash_table_remove(self->secrets, id);
 	g_task_return_boolean(task, TRUE);
 }
@@ -540,8 +559,8 @@ scep_secret_store_file_run(ScepSecretStore *store,
 			   GAsyncReadyCallback callback,
 			   gpointer user_data)
 {
-	g_autoptr(GTask) task = g_task_new(store, cancellable, callback, user_data);
-	g_task_set_source_tag(task, tag);
+	g_autoptr(GTask) task =
+	    scep_secret_store_task_new(store, tag, cancellable, callback, user_data);
 	g_task_set_task_data(task, op, (GDestroyNotify)scep_secret_store_op_free);
 	g_task_run_in_thread(task, scep_secret_store_file_thread_cb);
 }
@@ -724,9 +743,8 @@ scep_secret_store_libsecret_task(ScepSecretStore *store,
 				 GAsyncReadyCallback callback,
 				 gpointer user_data)
 {
-	GTask *task = g_task_new(store, cancellable, callback, user_data);
-	g_task_set_source_tag(task, tag);
-	g_task_set_task_data(task, g_strdup_printf("%s/%s", instance, name), g_free);
+	GTask *task = scep_secret_store_task_new(store, tag, cancellable, callback, user_data);
+	g_task_set_task_data(task, scep_secret_store_id(instance, name), g_free);
 	return task;
 }
 
@@ -756,18 +774,27 @@ scep_secret_store_libsecret_lookup_async(ScepSecretStore *store,
 			       NULL);
 }
 
+/* store and clear: success, or libsecret's error for @what */
+static void
+scep_secret_store_libsecret_return(GTask *task, GError *error, const gchar *what)
+{
+	if (error != NULL) {
+		g_task_return_error(
+		    task,
+		    scep_secret_store_libsecret_error(error, what, g_task_get_task_data(task)));
+		return;
+	}
+	g_task_return_boolean(task, TRUE);
+}
+
 static void
 scep_secret_store_libsecret_store_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	g_autoptr(GTask) task = user_data;
 	GError *error = NULL;
-	if (!secret_password_store_finish(result, &error)) {
-		g_task_return_error(
-		    task,
-		    scep_secret_store_libsecret_error(error, "store", g_task_get_task_data(task)));
-		return;
-	}
-	g_task_return_boolean(task, TRUE);
+	/* FALSE always comes with an error */
+	secret_password_store_finish(result, &error);
+	scep_secret_store_libsecret_return(task, error, "store");
 }
 
 static void
@@ -808,13 +835,7 @@ scep_secret_store_libsecret_clear_cb(GObject *source, GAsyncResult *result, gpoi
 	GError *error = NULL;
 	/* FALSE without an error: there was nothing to remove, which is fine */
 	secret_password_clear_finish(result, &error);
-	if (error != NULL) {
-		g_task_return_error(
-		    task,
-		    scep_secret_store_libsecret_error(error, "clear", g_task_get_task_data(task)));
-		return;
-	}
-	g_task_return_boolean(task, TRUE);
+	scep_secret_store_libsecret_return(task, error, "clear");
 }
 
 static void

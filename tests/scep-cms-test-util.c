@@ -2,10 +2,10 @@
 
 #include "scep-cms-test-util.h"
 
-#include <glib/gstdio.h>
 #include <string.h>
 
 #include "scep-gnutls-common.h"
+#include "scep-test-util.h"
 
 static ScepCmsTestPki *scep_cms_test_pki_singleton = NULL;
 
@@ -37,45 +37,58 @@ scep_cms_test_run(const gchar *const *argv, gchar **out_stdout, GError **error)
 	return TRUE;
 }
 
-static GPtrArray *
-scep_cms_test_argv(const gchar *first, va_list args)
+void
+scep_cms_test_argv_add_valist(GPtrArray *argv, const gchar *first, va_list args)
 {
-	GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
 	for (const gchar *arg = first; arg != NULL; arg = va_arg(args, const gchar *))
-		g_ptr_array_add(argv, g_strdup(arg));
+		g_ptr_array_add(argv, (gpointer)arg);
+}
+
+void
+scep_cms_test_argv_add(GPtrArray *argv, const gchar *first, ...)
+{
+	va_list args;
+
+	va_start(args, first);
+	scep_cms_test_argv_add_valist(argv, first, args);
+	va_end(args);
+}
+
+/* appends the terminating NULL to @argv, runs it and asserts that it succeeds */
+gchar *
+scep_cms_test_run_argv(GPtrArray *argv)
+{
+	g_autoptr(GError) error = NULL;
+	gchar *out = NULL;
+
 	g_ptr_array_add(argv, NULL);
-	return argv;
+	scep_cms_test_run((const gchar *const *)argv->pdata, &out, &error);
+	g_assert_no_error(error);
+	return out;
 }
 
 void
 scep_cms_test_run_ok(const gchar *first, ...)
 {
-	g_autoptr(GPtrArray) argv = NULL;
-	g_autoptr(GError) error = NULL;
-	g_autofree gchar *out = NULL;
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
 	va_list args;
 
 	va_start(args, first);
-	argv = scep_cms_test_argv(first, args);
+	scep_cms_test_argv_add_valist(argv, first, args);
 	va_end(args);
-	scep_cms_test_run((const gchar *const *)argv->pdata, &out, &error);
-	g_assert_no_error(error);
+	g_free(scep_cms_test_run_argv(argv));
 }
 
 gchar *
 scep_cms_test_run_capture(const gchar *first, ...)
 {
-	g_autoptr(GPtrArray) argv = NULL;
-	g_autoptr(GError) error = NULL;
-	gchar *out = NULL;
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
 	va_list args;
 
 	va_start(args, first);
-	argv = scep_cms_test_argv(first, args);
+	scep_cms_test_argv_add_valist(argv, first, args);
 	va_end(args);
-	scep_cms_test_run((const gchar *const *)argv->pdata, &out, &error);
-	g_assert_no_error(error);
-	return out;
+	return scep_cms_test_run_argv(argv);
 }
 
 gchar *
@@ -147,14 +160,12 @@ scep_cms_test_issue(const ScepCmsTestPki *pki, const gchar *name, const gchar *k
 const ScepCmsTestPki *
 scep_cms_test_pki(void)
 {
-	g_autoptr(GError) error = NULL;
 	ScepCmsTestPki *pki;
 
 	if (scep_cms_test_pki_singleton != NULL)
 		return scep_cms_test_pki_singleton;
 	pki = g_new0(ScepCmsTestPki, 1);
-	pki->dir = g_dir_make_tmp("scep-cms-XXXXXX", &error);
-	g_assert_no_error(error);
+	pki->dir = scep_test_make_tmp_dir("scep-cms-XXXXXX");
 	scep_cms_test_pki_singleton = pki;
 	scep_cms_test_make_self_signed(pki->dir,
 				       "ca",
@@ -185,30 +196,13 @@ scep_cms_test_pki(void)
 	return pki;
 }
 
-static void
-scep_cms_test_rm_rf(const gchar *path)
-{
-	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-	const gchar *name;
-
-	if (dir != NULL) {
-		while ((name = g_dir_read_name(dir)) != NULL) {
-			g_autofree gchar *child = g_build_filename(path, name, NULL);
-			scep_cms_test_rm_rf(child);
-		}
-		g_rmdir(path);
-		return;
-	}
-	g_unlink(path);
-}
-
 void
 scep_cms_test_pki_cleanup(void)
 {
 	ScepCmsTestPki *pki = scep_cms_test_pki_singleton;
 	if (pki == NULL)
 		return;
-	scep_cms_test_rm_rf(pki->dir);
+	scep_test_remove_tree(pki->dir, NULL);
 	g_free(pki->dir);
 	g_free(pki->ca_cert);
 	g_free(pki->ca_key);
@@ -236,10 +230,17 @@ scep_cms_test_read(const gchar *path)
 	return g_bytes_new_take(data, len);
 }
 
+/* a file of tests/data/vectors */
+gchar *
+scep_cms_test_vector_path(const gchar *name)
+{
+	return g_test_build_filename(G_TEST_DIST, "data", "vectors", name, NULL);
+}
+
 GBytes *
 scep_cms_test_read_vector(const gchar *name)
 {
-	g_autofree gchar *path = g_test_build_filename(G_TEST_DIST, "data", "vectors", name, NULL);
+	g_autofree gchar *path = scep_cms_test_vector_path(name);
 	return scep_cms_test_read(path);
 }
 
@@ -275,6 +276,13 @@ scep_cms_test_load_cert(const gchar *path)
 				    "-----BEGIN") != NULL;
 	return scep_cms_test_load_cert_bytes(bytes,
 					     pem ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER);
+}
+
+gnutls_x509_crt_t
+scep_cms_test_load_vector_cert(const gchar *name)
+{
+	g_autofree gchar *path = scep_cms_test_vector_path(name);
+	return scep_cms_test_load_cert(path);
 }
 
 /* an unencrypted PEM private key, also when it follows certificates in the file */
@@ -323,6 +331,14 @@ scep_cms_test_pem_to_der(GBytes *pem, const gchar *label)
 	return scep_gnutls_datum_to_bytes(&out);
 }
 
+/* the DER inside the PEM block labelled @label of a file of tests/data/vectors */
+GBytes *
+scep_cms_test_read_vector_pem(const gchar *name, const gchar *label)
+{
+	g_autoptr(GBytes) pem = scep_cms_test_read_vector(name);
+	return scep_cms_test_pem_to_der(pem, label);
+}
+
 /* the @index-th certificate of a PEM file holding several */
 gnutls_x509_crt_t
 scep_cms_test_load_cert_nth(const gchar *path, guint index)
@@ -354,4 +370,72 @@ scep_cms_test_load_pubkey(const gchar *cert_path)
 	g_assert_cmpint(gnutls_pubkey_init(&pubkey), ==, 0);
 	g_assert_cmpint(gnutls_pubkey_import_x509(pubkey, crt, 0), ==, 0);
 	return pubkey;
+}
+
+/* openssl cms -decrypt of the DER envelope at @in with @key, for @recip_cert or (NULL) for
+ * whichever recipient @key opens; OpenSSL 3 keeps single DES in its legacy provider */
+GBytes *
+scep_cms_test_openssl_decrypt(const gchar *in, const gchar *recip_cert, const gchar *key)
+{
+	g_autofree gchar *out = scep_cms_test_path("openssl-plain.bin");
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+
+	scep_cms_test_argv_add(argv,
+			       "openssl",
+			       "cms",
+			       "-decrypt",
+			       "-provider",
+			       "legacy",
+			       "-provider",
+			       "default",
+			       "-inform",
+			       "DER",
+			       "-in",
+			       in,
+			       NULL);
+	if (recip_cert != NULL)
+		scep_cms_test_argv_add(argv, "-recip", recip_cert, NULL);
+	scep_cms_test_argv_add(argv, "-inkey", key, "-binary", "-out", out, NULL);
+	g_free(scep_cms_test_run_argv(argv));
+	return scep_cms_test_read(out);
+}
+
+/* openssl cms -encrypt of @plain to the client certificate with @cipher (an openssl flag such
+ * as "-aes128"), followed by the NULL-terminated further options: -keyopt for the client's
+ * key transport, -recip for more recipients */
+GBytes *
+scep_cms_test_openssl_encrypt(GBytes *plain, const gchar *cipher, ...)
+{
+	const ScepCmsTestPki *pki = scep_cms_test_pki();
+	g_autofree gchar *in = scep_cms_test_path("openssl-in.bin");
+	g_autofree gchar *out = scep_cms_test_path("openssl-envelope.der");
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	va_list args;
+
+	scep_cms_test_write(in, plain);
+	/* -keyopt applies to the -recip before it */
+	scep_cms_test_argv_add(argv,
+			       "openssl",
+			       "cms",
+			       "-encrypt",
+			       "-provider",
+			       "legacy",
+			       "-provider",
+			       "default",
+			       "-binary",
+			       "-in",
+			       in,
+			       "-outform",
+			       "DER",
+			       "-out",
+			       out,
+			       cipher,
+			       "-recip",
+			       pki->client_cert,
+			       NULL);
+	va_start(args, cipher);
+	scep_cms_test_argv_add_valist(argv, va_arg(args, const gchar *), args);
+	va_end(args);
+	g_free(scep_cms_test_run_argv(argv));
+	return scep_cms_test_read(out);
 }

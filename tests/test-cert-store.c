@@ -9,42 +9,7 @@
 #include "scep-cert-store.h"
 #include "scep-csr.h"
 #include "scep-gnutls-common.h"
-
-/* g_test_expect_message() does not see G_LOG_USE_STRUCTURED messages in GLib 2.74: expected
- * warnings are caught by this writer instead */
-static const gchar *expected_warning;
-static guint expected_warning_seen;
-
-static GLogWriterOutput
-expect_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
-{
-	const gchar *message = NULL;
-
-	for (gsize i = 0; i < n_fields; i++) {
-		if (g_str_equal(fields[i].key, "MESSAGE") && fields[i].length < 0)
-			message = fields[i].value;
-	}
-	if (expected_warning != NULL && (level & G_LOG_LEVEL_WARNING) != 0 && message != NULL &&
-	    g_pattern_match_simple(expected_warning, message)) {
-		expected_warning_seen++;
-		return G_LOG_WRITER_HANDLED;
-	}
-	return g_log_writer_default(level, fields, n_fields, user_data);
-}
-
-static void
-expect_warning(const gchar *pattern)
-{
-	expected_warning = pattern;
-	expected_warning_seen = 0;
-}
-
-static void
-assert_expected_warning(void)
-{
-	g_assert_cmpuint(expected_warning_seen, ==, 1);
-	expected_warning = NULL;
-}
+#include "scep-test-util.h"
 
 /* ---- two key/certificate/chain sets, made once ---- */
 
@@ -116,21 +81,6 @@ file_equals(const gchar *path, GBytes *bytes)
 	       memcmp(contents, g_bytes_get_data(bytes, NULL), len) == 0;
 }
 
-static void
-rm_rf(const gchar *path)
-{
-	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-	const gchar *name;
-
-	if (dir != NULL) {
-		while ((name = g_dir_read_name(dir)) != NULL) {
-			g_autofree gchar *child = g_build_filename(path, name, NULL);
-			rm_rf(child);
-		}
-	}
-	g_remove(path);
-}
-
 /* ---- fixture ---- */
 
 typedef struct {
@@ -144,8 +94,7 @@ fixture_setup(Fixture *fx, gconstpointer user_data)
 {
 	g_autofree gchar *certs = NULL;
 
-	fx->dir = g_dir_make_tmp("test-cert-store-XXXXXX", NULL);
-	g_assert_nonnull(fx->dir);
+	fx->dir = scep_test_make_tmp_dir("test-cert-store-XXXXXX");
 	fx->state_dir = g_build_filename(fx->dir, "state", "cert0", NULL);
 	certs = g_build_filename(fx->dir, "certs", NULL);
 	fx->paths = scep_cert_paths_new(NULL, NULL, NULL);
@@ -157,7 +106,7 @@ fixture_setup(Fixture *fx, gconstpointer user_data)
 static void
 fixture_teardown(Fixture *fx, gconstpointer user_data)
 {
-	rm_rf(fx->dir);
+	scep_test_remove_tree(fx->dir, NULL);
 	g_free(fx->dir);
 	g_free(fx->state_dir);
 	scep_cert_paths_free(fx->paths);
@@ -543,9 +492,9 @@ test_recover_key_without_cert(Fixture *fx, gconstpointer user_data)
 					  (gssize)g_bytes_get_size(pair_b.key),
 					  NULL));
 	g_assert_false(scep_cert_store_load(fx->paths, NULL, NULL, NULL));
-	expect_warning("*not a valid pair*");
+	scep_test_expect_warning("*not a valid pair*");
 	recover_ok(fx);
-	assert_expected_warning();
+	scep_test_assert_expected_warning();
 	g_assert_true(scep_cert_store_load(fx->paths, NULL, NULL, NULL));
 	g_assert_true(file_equals(fx->paths->key_path, pair_b.key));
 	g_assert_true(file_equals(fx->paths->cert_path, pair_b.cert));
@@ -576,9 +525,9 @@ test_recover_committed_mismatch(Fixture *fx, gconstpointer user_data)
 					  g_bytes_get_data(pair_a.cert, NULL),
 					  (gssize)g_bytes_get_size(pair_a.cert),
 					  NULL));
-	expect_warning("*cannot be finished*");
+	scep_test_expect_warning("*cannot be finished*");
 	recover_ok(fx);
-	assert_expected_warning();
+	scep_test_assert_expected_warning();
 	assert_installed(fx, &pair_a);
 	assert_no_leftovers(fx);
 }
@@ -590,14 +539,13 @@ main(int argc, char **argv)
 	int rc;
 
 	g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
-	g_log_set_writer_func(expect_writer, NULL, NULL);
+	scep_test_log_init();
 	crash_helper = argc > 1 ? argv[1] : g_getenv("SCEP_CERT_STORE_CRASH_HELPER");
 	if (crash_helper == NULL) {
 		g_printerr("usage: %s PATH-TO-cert-store-crash-helper\n", argv[0]);
 		return 1;
 	}
-	pairs_dir = g_dir_make_tmp("test-cert-store-pairs-XXXXXX", NULL);
-	g_assert_nonnull(pairs_dir);
+	pairs_dir = scep_test_make_tmp_dir("test-cert-store-pairs-XXXXXX");
 	make_pair(&pair_a, "pair-a");
 	make_pair(&pair_b, "pair-b");
 
@@ -632,6 +580,6 @@ main(int argc, char **argv)
 		g_ptr_array_add(names, first);
 	}
 	rc = g_test_run();
-	rm_rf(pairs_dir);
+	scep_test_remove_tree(pairs_dir, NULL);
 	return rc;
 }

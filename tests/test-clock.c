@@ -5,42 +5,7 @@
 
 #include "scep-clock-private.h"
 #include "scep-clock.h"
-
-/* g_test_expect_message() does not see G_LOG_USE_STRUCTURED messages in GLib 2.74: expected
- * warnings are caught by this writer instead */
-static const gchar *expected_warning;
-static guint expected_warning_seen;
-
-static GLogWriterOutput
-expect_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
-{
-	const gchar *message = NULL;
-
-	for (gsize i = 0; i < n_fields; i++) {
-		if (g_str_equal(fields[i].key, "MESSAGE") && fields[i].length < 0)
-			message = fields[i].value;
-	}
-	if (expected_warning != NULL && (level & G_LOG_LEVEL_WARNING) != 0 && message != NULL &&
-	    g_pattern_match_simple(expected_warning, message)) {
-		expected_warning_seen++;
-		return G_LOG_WRITER_HANDLED;
-	}
-	return g_log_writer_default(level, fields, n_fields, user_data);
-}
-
-static void
-expect_warning(const gchar *pattern)
-{
-	expected_warning = pattern;
-	expected_warning_seen = 0;
-}
-
-static void
-assert_expected_warning(void)
-{
-	g_assert_cmpuint(expected_warning_seen, ==, 1);
-	expected_warning = NULL;
-}
+#include "scep-test-util.h"
 
 /* ---- helpers ---- */
 
@@ -431,9 +396,9 @@ test_system_offset_invalid(void)
 	gint64 real;
 
 	g_setenv("SCEP_AGENT_TIME_OFFSET", "soon", TRUE);
-	expect_warning("*SCEP_AGENT_TIME_OFFSET*");
+	scep_test_expect_warning("*SCEP_AGENT_TIME_OFFSET*");
 	clock = scep_clock_new_system();
-	assert_expected_warning();
+	scep_test_assert_expected_warning();
 	g_unsetenv("SCEP_AGENT_TIME_OFFSET");
 	real = g_get_real_time() / G_USEC_PER_SEC;
 	g_assert_cmpint(scep_clock_get_wall(clock) - real, >=, -1);
@@ -569,7 +534,7 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
-	g_log_set_writer_func(expect_writer, NULL, NULL);
+	scep_test_log_init();
 
 	g_test_add_func("/scep/clock/fake/order", test_fake_order);
 	g_test_add_func("/scep/clock/fake/never-early", test_fake_never_early);

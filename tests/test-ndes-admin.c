@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "scep-ndes-admin.h"
+#include "scep-test-util.h"
 
 typedef enum {
 	ENC_UTF8,
@@ -107,6 +108,18 @@ test_decode_invalid_utf8(void)
 
 /* ---- reading ---- */
 
+/* @page yields no challenge: returns the error */
+static GError *
+parse_error(GBytes *page)
+{
+	GError *error = NULL;
+	g_autoptr(ScepNdesChallenge) challenge = scep_ndes_admin_parse_page(page, 0, &error);
+
+	g_assert_null(challenge);
+	g_assert_nonnull(error);
+	return error;
+}
+
 static void
 test_parse_not_first_hex(void)
 {
@@ -136,9 +149,7 @@ static void
 test_parse_cache_full(void)
 {
 	g_autoptr(GBytes) page = load_page("cache-full.html", NULL, ENC_UTF16LE);
-	g_autoptr(GError) error = NULL;
-	g_autoptr(ScepNdesChallenge) challenge = scep_ndes_admin_parse_page(page, 0, &error);
-	g_assert_null(challenge);
+	g_autoptr(GError) error = parse_error(page);
 	g_assert_error(error, SCEP_NDES_ADMIN_ERROR, SCEP_NDES_ADMIN_ERROR_CACHE_FULL);
 }
 
@@ -146,9 +157,7 @@ static void
 test_parse_no_permission(void)
 {
 	g_autoptr(GBytes) page = load_page("no-permission.html", NULL, ENC_UTF16LE_BOM);
-	g_autoptr(GError) error = NULL;
-	g_autoptr(ScepNdesChallenge) challenge = scep_ndes_admin_parse_page(page, 0, &error);
-	g_assert_null(challenge);
+	g_autoptr(GError) error = parse_error(page);
 	g_assert_error(error, SCEP_NDES_ADMIN_ERROR, SCEP_NDES_ADMIN_ERROR_NO_PERMISSION);
 }
 
@@ -156,11 +165,9 @@ static void
 test_parse_garbage_quotes_200(void)
 {
 	g_autoptr(GBytes) page = load_page("garbage.html", NULL, ENC_UTF8);
-	g_autoptr(GError) error = NULL;
-	g_autoptr(ScepNdesChallenge) challenge = scep_ndes_admin_parse_page(page, 0, &error);
+	g_autoptr(GError) error = parse_error(page);
 	const gchar *quote;
 	const gchar *end;
-	g_assert_null(challenge);
 	g_assert_error(error, SCEP_NDES_ADMIN_ERROR, SCEP_NDES_ADMIN_ERROR_UNEXPECTED_PAGE);
 	/* the page's text, tags removed, white space collapsed, cut at 200 characters */
 	quote = strstr(error->message, "\"Welcome to the intranet Welcome to the intranet This");
@@ -174,9 +181,7 @@ static void
 test_parse_label_without_password(void)
 {
 	g_autoptr(GBytes) page = load_page("password.html", "not-a-password", ENC_UTF16LE);
-	g_autoptr(GError) error = NULL;
-	g_autoptr(ScepNdesChallenge) challenge = scep_ndes_admin_parse_page(page, 0, &error);
-	g_assert_null(challenge);
+	g_autoptr(GError) error = parse_error(page);
 	g_assert_error(error, SCEP_NDES_ADMIN_ERROR, SCEP_NDES_ADMIN_ERROR_UNEXPECTED_PAGE);
 	/* nothing after the label is quoted */
 	g_assert_null(strstr(error->message, "not-a-password"));
@@ -187,9 +192,7 @@ static void
 test_parse_empty(void)
 {
 	g_autoptr(GBytes) page = g_bytes_new_static("", 0);
-	g_autoptr(GError) error = NULL;
-	g_autoptr(ScepNdesChallenge) challenge = scep_ndes_admin_parse_page(page, 0, &error);
-	g_assert_null(challenge);
+	g_autoptr(GError) error = parse_error(page);
 	g_assert_error(error, SCEP_NDES_ADMIN_ERROR, SCEP_NDES_ADMIN_ERROR_UNEXPECTED_PAGE);
 }
 
@@ -387,21 +390,25 @@ fixture_admin(Fixture *fx)
 	return admin;
 }
 
-static void
-fetch_done_cb(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-	GAsyncResult **out = user_data;
-	*out = g_object_ref(result);
-}
-
 static ScepNdesChallenge *
 fetch(ScepNdesAdmin *admin, GError **error)
 {
 	g_autoptr(GAsyncResult) result = NULL;
-	scep_ndes_admin_fetch_async(admin, NULL, fetch_done_cb, &result);
-	while (result == NULL)
-		g_main_context_iteration(NULL, TRUE);
-	return scep_ndes_admin_fetch_finish(admin, result, error);
+
+	scep_ndes_admin_fetch_async(admin, NULL, scep_test_result_cb, &result);
+	return scep_ndes_admin_fetch_finish(admin, scep_test_wait_result(&result), error);
+}
+
+/* the fetch yields no challenge: returns the error */
+static GError *
+fetch_error(ScepNdesAdmin *admin)
+{
+	GError *error = NULL;
+	g_autoptr(ScepNdesChallenge) challenge = fetch(admin, &error);
+
+	g_assert_null(challenge);
+	g_assert_nonnull(error);
+	return error;
 }
 
 static void
@@ -446,11 +453,9 @@ test_fetch_error(Fixture *fx, gconstpointer data)
 	const gint *spec = data; /* { serve, error code } */
 	g_autoptr(ScepNdesAdmin) admin = fixture_admin(fx);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(ScepNdesChallenge) challenge = NULL;
 
 	fx->serve = (Serve)spec[0];
-	challenge = fetch(admin, &error);
-	g_assert_null(challenge);
+	error = fetch_error(admin);
 	g_assert_error(error, SCEP_NDES_ADMIN_ERROR, spec[1]);
 }
 
@@ -466,11 +471,9 @@ test_fetch_ntlm_refused(Fixture *fx, gconstpointer data)
 {
 	g_autoptr(ScepNdesAdmin) admin = fixture_admin(fx);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(ScepNdesChallenge) challenge = NULL;
 
 	fx->serve = SERVE_NTLM_REFUSE;
-	challenge = fetch(admin, &error);
-	g_assert_null(challenge);
+	error = fetch_error(admin);
 	g_assert_error(error, SCEP_NDES_ADMIN_ERROR, SCEP_NDES_ADMIN_ERROR_LOGIN_REFUSED);
 	/* credentials went out (an NTLM message), and the password is not in the message */
 	g_assert_true(fx->saw_authorization);
@@ -482,12 +485,10 @@ test_fetch_no_password(Fixture *fx, gconstpointer data)
 {
 	g_autoptr(ScepNdesAdmin) admin = fixture_admin(fx);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(ScepNdesChallenge) challenge = NULL;
 
 	fx->serve = SERVE_PASSWORD;
 	scep_ndes_admin_set_password(admin, NULL);
-	challenge = fetch(admin, &error);
-	g_assert_null(challenge);
+	error = fetch_error(admin);
 	g_assert_error(error, SCEP_NDES_ADMIN_ERROR, SCEP_NDES_ADMIN_ERROR_NO_CREDENTIALS);
 	g_assert_cmpuint(fx->requests, ==, 0);
 }
@@ -503,8 +504,7 @@ test_fetch_ntlm_password_cap(Fixture *fx, gconstpointer data)
 
 	fx->serve = SERVE_PASSWORD;
 	scep_ndes_admin_set_password(admin, too_long);
-	challenge = fetch(admin, &error);
-	g_assert_null(challenge);
+	error = fetch_error(admin);
 	g_assert_error(error, SCEP_NDES_ADMIN_ERROR, SCEP_NDES_ADMIN_ERROR_INVALID_ARGUMENT);
 	g_assert_null(strstr(error->message, too_long));
 	g_assert_cmpuint(fx->requests, ==, 0);
@@ -527,7 +527,6 @@ test_fetch_network(void)
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *url = NULL;
 	g_autoptr(ScepNdesAdmin) admin = NULL;
-	g_autoptr(ScepNdesChallenge) challenge = NULL;
 
 	g_assert_true(g_socket_bind(sock, any, TRUE, &error));
 	bound = g_socket_get_local_address(sock, &error);
@@ -537,8 +536,7 @@ test_fetch_network(void)
 	admin = scep_ndes_admin_new(url, &error);
 	g_assert_no_error(error);
 	scep_ndes_admin_set_password(admin, "x");
-	challenge = fetch(admin, &error);
-	g_assert_null(challenge);
+	error = fetch_error(admin);
 	g_assert_error(error, SCEP_NDES_ADMIN_ERROR, SCEP_NDES_ADMIN_ERROR_NETWORK);
 }
 
@@ -583,11 +581,9 @@ test_fetch_https_untrusted(Fixture *fx, gconstpointer data)
 	/* system trust does not know the test CA */
 	g_autoptr(ScepNdesAdmin) admin = fixture_admin(fx);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(ScepNdesChallenge) challenge = NULL;
 
 	fx->serve = SERVE_PASSWORD;
-	challenge = fetch(admin, &error);
-	g_assert_null(challenge);
+	error = fetch_error(admin);
 	g_assert_error(error, SCEP_NDES_ADMIN_ERROR, SCEP_NDES_ADMIN_ERROR_TLS);
 	g_assert_cmpuint(fx->requests, ==, 0);
 }
@@ -637,14 +633,12 @@ test_kerberos_empty_ccache(Fixture *fx, gconstpointer data)
 {
 	g_autoptr(ScepNdesAdmin) admin = fixture_admin(fx);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(ScepNdesChallenge) challenge = NULL;
 	g_autofree gchar *ccache = g_strdup_printf("FILE:%s/no-such-ccache", g_get_tmp_dir());
 
 	fx->serve = SERVE_PASSWORD;
 	scep_ndes_admin_set_auth(admin, SCEP_NDES_ADMIN_AUTH_KERBEROS);
 	scep_ndes_admin_set_krb5_ccache(admin, ccache);
-	challenge = fetch(admin, &error);
-	g_assert_null(challenge);
+	error = fetch_error(admin);
 	g_assert_error(error, SCEP_NDES_ADMIN_ERROR, SCEP_NDES_ADMIN_ERROR_NO_CREDENTIALS);
 	g_assert_cmpuint(fx->requests, ==, 0);
 }
@@ -654,13 +648,11 @@ test_kerberos_no_password(Fixture *fx, gconstpointer data)
 {
 	g_autoptr(ScepNdesAdmin) admin = fixture_admin(fx);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(ScepNdesChallenge) challenge = NULL;
 
 	fx->serve = SERVE_PASSWORD;
 	scep_ndes_admin_set_auth(admin, SCEP_NDES_ADMIN_AUTH_KERBEROS);
 	scep_ndes_admin_set_password(admin, NULL);
-	challenge = fetch(admin, &error);
-	g_assert_null(challenge);
+	error = fetch_error(admin);
 	g_assert_error(error, SCEP_NDES_ADMIN_ERROR, SCEP_NDES_ADMIN_ERROR_NO_CREDENTIALS);
 	g_assert_cmpuint(fx->requests, ==, 0);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "scep-post-install.h"
+#include "scep-test-util.h"
 
 typedef struct {
 	gchar *dir;
@@ -13,41 +14,17 @@ typedef struct {
 static void
 fixture_setup(Fixture *fx, gconstpointer user_data)
 {
-	fx->dir = g_dir_make_tmp("test-post-install-XXXXXX", NULL);
-	g_assert_nonnull(fx->dir);
+	fx->dir = scep_test_make_tmp_dir("test-post-install-XXXXXX");
 	g_unsetenv("SCEP_AGENT_SYSTEMCTL");
-}
-
-static void
-rm_rf(const gchar *path)
-{
-	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-	const gchar *name;
-
-	if (dir != NULL) {
-		while ((name = g_dir_read_name(dir)) != NULL) {
-			g_autofree gchar *child = g_build_filename(path, name, NULL);
-			rm_rf(child);
-		}
-	}
-	g_remove(path);
 }
 
 static void
 fixture_teardown(Fixture *fx, gconstpointer user_data)
 {
 	g_clear_object(&fx->result);
-	rm_rf(fx->dir);
+	scep_test_remove_tree(fx->dir, NULL);
 	g_free(fx->dir);
 	g_unsetenv("SCEP_AGENT_SYSTEMCTL");
-}
-
-static void
-done_cb(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-	Fixture *fx = user_data;
-
-	fx->result = g_object_ref(result);
 }
 
 static gboolean
@@ -72,7 +49,7 @@ run(Fixture *fx,
 	gint64 start = g_get_monotonic_time();
 
 	g_clear_object(&fx->result);
-	scep_post_install_run_async(params, cancellable, done_cb, fx);
+	scep_post_install_run_async(params, cancellable, scep_test_result_cb, &fx->result);
 	/* never from inside the call */
 	g_assert_null(fx->result);
 	while (fx->result == NULL && !expired)
@@ -326,41 +303,43 @@ fake_systemctl(Fixture *fx, gint exit_status, gchar **record_out)
 	return script;
 }
 
+/* @params succeeds against a systemctl that succeeds, which was called with @expected (one
+ * argument a line) */
 static void
-test_unit_restart(Fixture *fx, gconstpointer user_data)
+assert_systemctl_called(Fixture *fx, const ScepPostInstallParams *params, const gchar *expected)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *record = NULL;
 	g_autofree gchar *script = fake_systemctl(fx, 0, &record);
 	g_autofree gchar *contents = NULL;
-	ScepPostInstallParams params = { .instance = "cert0", .unit = "nginx.service" };
 	gboolean ok = FALSE;
 
-	/* no action given: restart */
-	run(fx, &params, NULL, &error, &ok);
+	run(fx, params, NULL, &error, &ok);
 	g_assert_no_error(error);
+	g_assert_true(ok);
 	contents = read_file(record);
-	g_assert_cmpstr(contents, ==, "restart\nnginx.service\n");
+	g_assert_cmpstr(contents, ==, expected);
+}
+
+static void
+test_unit_restart(Fixture *fx, gconstpointer user_data)
+{
+	ScepPostInstallParams params = { .instance = "cert0", .unit = "nginx.service" };
+
+	/* no action given: restart */
+	assert_systemctl_called(fx, &params, "restart\nnginx.service\n");
 }
 
 static void
 test_unit_reload(Fixture *fx, gconstpointer user_data)
 {
-	g_autoptr(GError) error = NULL;
-	g_autofree gchar *record = NULL;
-	g_autofree gchar *script = fake_systemctl(fx, 0, &record);
-	g_autofree gchar *contents = NULL;
 	ScepPostInstallParams params = {
 		.instance = "cert0",
 		.unit = "apache2.service",
 		.unit_action = "reload",
 	};
-	gboolean ok = FALSE;
 
-	run(fx, &params, NULL, &error, &ok);
-	g_assert_no_error(error);
-	contents = read_file(record);
-	g_assert_cmpstr(contents, ==, "reload\napache2.service\n");
+	assert_systemctl_called(fx, &params, "reload\napache2.service\n");
 }
 
 static void

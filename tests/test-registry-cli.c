@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "scep-registry.h"
+#include "scep-test-util.h"
 
 /* scep-registry end to end: every command's output and exit code, secrets
  * masked, and a writer killed in the middle of a write. The path of the
@@ -37,31 +38,9 @@ cli_result_free(CliResult *r)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CliResult, cli_result_free)
 
 static void
-cli_rm_rf(const gchar *path)
-{
-	GDir *dir;
-	const gchar *name;
-	if (!g_file_test(path, G_FILE_TEST_IS_DIR) || g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-		g_unlink(path);
-		return;
-	}
-	dir = g_dir_open(path, 0, NULL);
-	if (dir != NULL) {
-		while ((name = g_dir_read_name(dir)) != NULL) {
-			g_autofree gchar *child = g_build_filename(path, name, NULL);
-			cli_rm_rf(child);
-		}
-		g_dir_close(dir);
-	}
-	g_rmdir(path);
-}
-
-static void
 cli_fixture_set_up(CliFixture *fx, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-	fx->dir = g_dir_make_tmp("scep-registry-cli-XXXXXX", &error);
-	g_assert_no_error(error);
+	fx->dir = scep_test_make_tmp_dir("scep-registry-cli-XXXXXX");
 	fx->base = g_build_filename(fx->dir, "registry", NULL);
 	fx->dropins = g_build_filename(fx->dir, "registry.d", NULL);
 	g_assert_cmpint(g_mkdir(fx->dropins, 0700), ==, 0);
@@ -70,7 +49,7 @@ cli_fixture_set_up(CliFixture *fx, gconstpointer data)
 static void
 cli_fixture_tear_down(CliFixture *fx, gconstpointer data)
 {
-	cli_rm_rf(fx->dir);
+	scep_test_remove_tree(fx->dir, NULL);
 	g_free(fx->dir);
 	g_free(fx->base);
 	g_free(fx->dropins);
@@ -79,21 +58,9 @@ cli_fixture_tear_down(CliFixture *fx, gconstpointer data)
 static gchar *
 cli_write(CliFixture *fx, const gchar *rel, const gchar *contents)
 {
-	g_autoptr(GError) error = NULL;
 	gchar *path = g_build_filename(fx->dir, rel, NULL);
-	g_file_set_contents_full(path, contents, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error);
-	g_assert_no_error(error);
+	scep_test_write_file(path, contents, -1);
 	return path;
-}
-
-static gchar *
-cli_read(const gchar *path)
-{
-	g_autoptr(GError) error = NULL;
-	gchar *contents = NULL;
-	g_file_get_contents(path, &contents, NULL, &error);
-	g_assert_no_error(error);
-	return contents;
 }
 
 static GSubprocessLauncher *
@@ -269,7 +236,7 @@ test_cli_set(CliFixture *fx, gconstpointer data)
 	g_autoptr(CliResult) r = cli_run(fx, NULL, "set", K(0, keysize), "4096", NULL);
 	g_autoptr(CliResult) r2 = cli_run(fx, NULL, "set", K(0, caident), " lead", NULL);
 	g_autoptr(CliResult) get = cli_run(fx, NULL, "get", K(0, caident), NULL);
-	g_autofree gchar *contents = cli_read(fx->base);
+	g_autofree gchar *contents = scep_test_read_file(fx->base);
 	g_assert_cmpint(r->status, ==, 0);
 	g_assert_cmpstr(r->out, ==, "");
 	g_assert_cmpint(r2->status, ==, 0);
@@ -284,7 +251,7 @@ test_cli_set_invalid(CliFixture *fx, gconstpointer data)
 	static const gchar before[] = K(0, keysize) "=2048\n";
 	g_autofree gchar *p = cli_write(fx, "registry", before);
 	g_autoptr(CliResult) r = cli_run(fx, NULL, "set", K(0, keysize), "1024", NULL);
-	g_autofree gchar *contents = cli_read(fx->base);
+	g_autofree gchar *contents = scep_test_read_file(fx->base);
 	g_assert_cmpint(r->status, ==, 2);
 	g_assert_nonnull(strstr(r->err, "1024"));
 	g_assert_nonnull(strstr(r->err, "4096"));
@@ -357,8 +324,8 @@ test_cli_unset(CliFixture *fx, gconstpointer data)
 	g_autoptr(CliResult) again = cli_run(fx, NULL, "unset", K(0, caident), NULL);
 	g_autoptr(CliResult) never = cli_run(fx, NULL, "unset", K(7, keysize), NULL);
 	g_autoptr(CliResult) unknown = cli_run(fx, NULL, "unset", K(0, renewl_period), NULL);
-	g_autofree gchar *c_base = cli_read(p);
-	g_autofree gchar *c_drop = cli_read(d);
+	g_autofree gchar *c_base = scep_test_read_file(p);
+	g_autofree gchar *c_drop = scep_test_read_file(d);
 	g_assert_cmpint(r->status, ==, 0);
 	g_assert_cmpstr(c_base, ==, K(0, locality) "=L\n");
 	g_assert_cmpstr(c_drop, ==, "");
@@ -585,7 +552,7 @@ test_cli_killed_writer(CliFixture *fx, gconstpointer data)
 	g_assert_true(g_subprocess_get_if_signaled(proc));
 	g_assert_cmpint(g_subprocess_get_term_sig(proc), ==, SIGKILL);
 
-	after = cli_read(p);
+	after = scep_test_read_file(p);
 	g_assert_true(g_strcmp0(after, old_contents->str) == 0 ||
 		      g_strcmp0(after, new_contents) == 0);
 	/* before the rename the old file stays; after it, the new one is complete */

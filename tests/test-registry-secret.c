@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "scep-registry.h"
+#include "scep-test-util.h"
 
 /* crypt_* values encrypted at rest: the enc:v1: form, the device key file, the loader, and
  * scep-registry end to end. The path of the built scep-registry is the first argument. */
@@ -23,32 +24,10 @@ typedef struct {
 } SecretFixture;
 
 static void
-secret_rm_rf(const gchar *path)
-{
-	GDir *dir;
-	const gchar *name;
-	if (!g_file_test(path, G_FILE_TEST_IS_DIR) || g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-		g_unlink(path);
-		return;
-	}
-	dir = g_dir_open(path, 0, NULL);
-	if (dir != NULL) {
-		while ((name = g_dir_read_name(dir)) != NULL) {
-			g_autofree gchar *child = g_build_filename(path, name, NULL);
-			secret_rm_rf(child);
-		}
-		g_dir_close(dir);
-	}
-	g_rmdir(path);
-}
-
-static void
 secret_fixture_set_up(SecretFixture *fx, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
 	g_unsetenv(SCEP_REGISTRY_SECRET_KEY_ENV);
-	fx->dir = g_dir_make_tmp("scep-registry-secret-XXXXXX", &error);
-	g_assert_no_error(error);
+	fx->dir = scep_test_make_tmp_dir("scep-registry-secret-XXXXXX");
 	fx->base = g_build_filename(fx->dir, "registry", NULL);
 	fx->key_path = g_build_filename(fx->dir, SCEP_REGISTRY_SECRET_KEY_BASENAME, NULL);
 }
@@ -57,28 +36,10 @@ static void
 secret_fixture_tear_down(SecretFixture *fx, gconstpointer data)
 {
 	g_unsetenv(SCEP_REGISTRY_SECRET_KEY_ENV);
-	secret_rm_rf(fx->dir);
+	scep_test_remove_tree(fx->dir, NULL);
 	g_free(fx->dir);
 	g_free(fx->base);
 	g_free(fx->key_path);
-}
-
-static void
-secret_write(const gchar *path, const gchar *contents)
-{
-	g_autoptr(GError) error = NULL;
-	g_file_set_contents_full(path, contents, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error);
-	g_assert_no_error(error);
-}
-
-static gchar *
-secret_read(const gchar *path)
-{
-	g_autoptr(GError) error = NULL;
-	gchar *contents = NULL;
-	g_file_get_contents(path, &contents, NULL, &error);
-	g_assert_no_error(error);
-	return contents;
 }
 
 static gchar *
@@ -161,7 +122,7 @@ secret_write_registry(SecretFixture *fx, const gchar *value)
 		g_string_append_printf(contents, "%s\n", lines[i]);
 	/* line 5 */
 	g_string_append_printf(contents, "%s=%s\n", K(0, crypt_password), value);
-	secret_write(fx->base, contents->str);
+	scep_test_write_file(fx->base, contents->str, -1);
 }
 
 /* ---- the enc:v1: form ---- */
@@ -366,12 +327,12 @@ test_secret_key_wrong_size(SecretFixture *fx, gconstpointer data)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(ScepRegistrySecretKey) key = NULL;
 	g_autofree gchar *contents = NULL;
-	secret_write(fx->key_path, "short");
+	scep_test_write_file(fx->key_path, "short", -1);
 	key = scep_registry_secret_key_ensure(fx->key_path, &error);
 	g_assert_error(error, SCEP_REGISTRY_ERROR, SCEP_REGISTRY_ERROR_UNAVAILABLE);
 	g_assert_null(key);
 	/* ensure never replaces an existing (if broken) key */
-	contents = secret_read(fx->key_path);
+	contents = scep_test_read_file(fx->key_path);
 	g_assert_cmpstr(contents, ==, "short");
 }
 
@@ -482,7 +443,7 @@ test_secret_set_value_encrypts(SecretFixture *fx, gconstpointer data)
 	g_assert_true(scep_registry_set_value(
 	    registry, K(0, ndes.challenge_password_retrieval.crypt_password), PLAIN_NDES, &error));
 	g_assert_no_error(error);
-	contents = secret_read(fx->base);
+	contents = scep_test_read_file(fx->base);
 	g_assert_null(strstr(contents, PLAIN_NDES));
 	g_assert_nonnull(
 	    strstr(contents, K(0, ndes.challenge_password_retrieval.crypt_password) "=enc:v1:"));
@@ -549,7 +510,7 @@ test_secret_cli_set(SecretFixture *fx, gconstpointer data)
 	g_assert_cmpint(set->status, ==, 0);
 	secret_assert_run_clean(set);
 	/* the file holds the encrypted form only */
-	contents = secret_read(fx->base);
+	contents = scep_test_read_file(fx->base);
 	g_assert_null(strstr(contents, PLAIN));
 	g_assert_true(g_str_has_prefix(contents, K(0, crypt_password) "=enc:v1:"));
 	/* the device key was made on first use, root only */
@@ -597,7 +558,7 @@ test_secret_cli_check_clear(SecretFixture *fx, gconstpointer data)
 		0, crypt_password) ": warning: stored in clear; `scep-registry set` encrypts it\n",
 	    fx->base);
 	g_autoptr(SecretRun) check = NULL;
-	secret_write(fx->base, contents);
+	scep_test_write_file(fx->base, contents, -1);
 	check = secret_run_tool(fx, NULL, "check", NULL);
 	g_assert_cmpint(check->status, ==, 0);
 	g_assert_cmpstr(check->out, ==, want);

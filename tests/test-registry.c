@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "scep-registry.h"
+#include "scep-test-util.h"
 
 /* tests of the registry: syntax, validation, defaults, schema vs code, instances,
  * override order, the watcher and the writer */
@@ -22,31 +23,9 @@ typedef struct {
 } RegFixture;
 
 static void
-reg_rm_rf(const gchar *path)
-{
-	GDir *dir;
-	const gchar *name;
-	if (!g_file_test(path, G_FILE_TEST_IS_DIR) || g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-		g_unlink(path);
-		return;
-	}
-	dir = g_dir_open(path, 0, NULL);
-	if (dir != NULL) {
-		while ((name = g_dir_read_name(dir)) != NULL) {
-			g_autofree gchar *child = g_build_filename(path, name, NULL);
-			reg_rm_rf(child);
-		}
-		g_dir_close(dir);
-	}
-	g_rmdir(path);
-}
-
-static void
 reg_fixture_set_up(RegFixture *fx, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-	fx->dir = g_dir_make_tmp("scep-registry-XXXXXX", &error);
-	g_assert_no_error(error);
+	fx->dir = scep_test_make_tmp_dir("scep-registry-XXXXXX");
 	fx->base = g_build_filename(fx->dir, "registry", NULL);
 	fx->dropins = g_build_filename(fx->dir, "registry.d", NULL);
 	g_assert_cmpint(g_mkdir(fx->dropins, 0700), ==, 0);
@@ -60,7 +39,7 @@ reg_fixture_tear_down(RegFixture *fx, gconstpointer data)
 	/* let cancelled monitors and pending sources finish */
 	while (g_main_context_iteration(NULL, FALSE))
 		;
-	reg_rm_rf(fx->dir);
+	scep_test_remove_tree(fx->dir, NULL);
 	g_free(fx->dir);
 	g_free(fx->base);
 	g_free(fx->dropins);
@@ -71,23 +50,9 @@ reg_fixture_tear_down(RegFixture *fx, gconstpointer data)
 static gchar *
 reg_write(RegFixture *fx, const gchar *rel, const gchar *contents, gssize len)
 {
-	g_autoptr(GError) error = NULL;
 	gchar *path = g_build_filename(fx->dir, rel, NULL);
-	g_autofree gchar *parent = g_path_get_dirname(path);
-	g_assert_cmpint(g_mkdir_with_parents(parent, 0700), ==, 0);
-	g_file_set_contents_full(path, contents, len, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error);
-	g_assert_no_error(error);
+	scep_test_write_file(path, contents, len);
 	return path;
-}
-
-static gchar *
-reg_read(const gchar *path)
-{
-	g_autoptr(GError) error = NULL;
-	gchar *contents = NULL;
-	g_file_get_contents(path, &contents, NULL, &error);
-	g_assert_no_error(error);
-	return contents;
 }
 
 static ScepRegistrySnapshot *
@@ -995,7 +960,7 @@ test_watch_dropin_dir_delete_recreate(RegFixture *fx, gconstpointer data)
 	g_autofree gchar *p = reg_write(fx, "registry", K(0, caident) "=base\n", -1);
 	g_autofree gchar *d = reg_write(fx, "registry.d/50-x", K(0, caident) "=dropin\n", -1);
 	reg_watch_start(fx, 100);
-	reg_rm_rf(fx->dropins);
+	g_assert_true(scep_test_remove_tree(fx->dropins, NULL));
 	g_assert_true(reg_wait_emissions(fx, 1, REG_WAIT_MS));
 	reg_assert_single_change(fx, 0, "caident", "dropin", "base");
 	g_assert_cmpint(g_mkdir(fx->dropins, 0700), ==, 0);
@@ -1235,7 +1200,7 @@ test_write_keeps_lines(RegFixture *fx, gconstpointer data)
 	g_autofree gchar *contents = NULL;
 	g_assert_true(scep_registry_set_value(registry, K(0, caident), "new", &error));
 	g_assert_no_error(error);
-	contents = reg_read(fx->base);
+	contents = scep_test_read_file(fx->base);
 	g_assert_cmpstr(contents, ==, after);
 }
 
@@ -1249,7 +1214,7 @@ test_write_appends(RegFixture *fx, gconstpointer data)
 	g_autofree gchar *contents = NULL;
 	g_assert_true(scep_registry_set_value(registry, K(3, locality), " two\nlines ", &error));
 	g_assert_no_error(error);
-	contents = reg_read(fx->base);
+	contents = scep_test_read_file(fx->base);
 	g_assert_cmpstr(
 	    contents, ==, "# comment\n" K(0, caident) "=x\n" K(3, locality) "=\\stwo\\nlines\\s\n");
 	reg_assert_value(scep_registry_get_snapshot(registry), K(3, locality), " two\nlines ");
@@ -1264,7 +1229,7 @@ test_write_appends_without_final_newline(RegFixture *fx, gconstpointer data)
 	g_autofree gchar *contents = NULL;
 	g_assert_true(scep_registry_set_value(registry, K(0, locality), "x", &error));
 	g_assert_no_error(error);
-	contents = reg_read(fx->base);
+	contents = scep_test_read_file(fx->base);
 	g_assert_cmpstr(contents, ==, "# no newline at the end\n" K(0, locality) "=x\n");
 }
 
@@ -1276,7 +1241,7 @@ test_write_creates_base(RegFixture *fx, gconstpointer data)
 	g_autofree gchar *contents = NULL;
 	g_assert_true(scep_registry_set_value(registry, K(0, keysize), "4096", &error));
 	g_assert_no_error(error);
-	contents = reg_read(fx->base);
+	contents = scep_test_read_file(fx->base);
 	g_assert_cmpstr(contents, ==, K(0, keysize) "=4096\n");
 }
 
@@ -1296,9 +1261,9 @@ test_write_winning_dropin(RegFixture *fx, gconstpointer data)
 	g_autofree gchar *c_win = NULL;
 	g_assert_true(scep_registry_set_value(registry, K(0, caident), "changed", &error));
 	g_assert_no_error(error);
-	c_base = reg_read(p);
-	c_early = reg_read(e);
-	c_win = reg_read(w);
+	c_base = scep_test_read_file(p);
+	c_early = scep_test_read_file(e);
+	c_win = scep_test_read_file(w);
 	g_assert_cmpstr(c_base, ==, base);
 	g_assert_cmpstr(c_early, ==, early);
 	g_assert_cmpstr(c_win, ==, "# pushed\n" K(0, caident) "=changed\n");
@@ -1363,9 +1328,9 @@ test_write_unset_everywhere(RegFixture *fx, gconstpointer data)
 	g_autofree gchar *c_b = NULL;
 	g_assert_true(scep_registry_unset_value(registry, K(0, caident), &error));
 	g_assert_no_error(error);
-	c_base = reg_read(p);
-	c_a = reg_read(a);
-	c_b = reg_read(b);
+	c_base = scep_test_read_file(p);
+	c_a = scep_test_read_file(a);
+	c_b = scep_test_read_file(b);
 	g_assert_cmpstr(c_base, ==, "# c\n" K(0, locality) "=L\n");
 	g_assert_cmpstr(c_a, ==, "");
 	g_assert_cmpstr(c_b, ==, "# end\n");
@@ -1398,7 +1363,7 @@ test_write_set_bom_first_line(RegFixture *fx, gconstpointer data)
 	g_assert_true(scep_registry_set_value(registry, K(0, caident), "y", &error));
 	g_assert_no_error(error);
 	/* replaced in place, not appended as a duplicate */
-	contents = reg_read(p);
+	contents = scep_test_read_file(p);
 	g_assert_cmpstr(contents, ==, "\xef\xbb\xbf" K(0, caident) "=y\n");
 	g_assert_cmpuint(
 	    scep_registry_snapshot_get_problems(scep_registry_get_snapshot(registry))->len, ==, 0);
@@ -1418,7 +1383,7 @@ test_write_invalid_refused(RegFixture *fx, gconstpointer data)
 	g_assert_false(scep_registry_set_value(registry, K(0, renewl_period), "3", &error));
 	g_assert_error(error, SCEP_REGISTRY_ERROR, SCEP_REGISTRY_ERROR_UNKNOWN_KEY);
 	g_assert_nonnull(strstr(error->message, "renewal_period"));
-	contents = reg_read(p);
+	contents = scep_test_read_file(p);
 	g_assert_cmpstr(contents, ==, before);
 }
 

@@ -47,50 +47,37 @@ test_assert_bytes_equal(GBytes *a, GBytes *b)
 			g_bytes_get_size(b));
 }
 
-/* OpenSSL 3 keeps single DES in its legacy provider */
-static gchar *
-test_openssl_decrypt(const gchar *in, const gchar *recip, const gchar *key)
+/* scep_envelope_decrypt() by the holder of the certificate and key in @cert_path, @key_path */
+static GBytes *
+test_decrypt_as(GBytes *envelope, const gchar *cert_path, const gchar *key_path, GError **error)
 {
-	gchar *out = scep_cms_test_path("openssl-plain.bin");
-	if (recip != NULL)
-		scep_cms_test_run_ok("openssl",
-				     "cms",
-				     "-decrypt",
-				     "-provider",
-				     "legacy",
-				     "-provider",
-				     "default",
-				     "-inform",
-				     "DER",
-				     "-in",
-				     in,
-				     "-recip",
-				     recip,
-				     "-inkey",
-				     key,
-				     "-binary",
-				     "-out",
-				     out,
-				     NULL);
-	else
-		scep_cms_test_run_ok("openssl",
-				     "cms",
-				     "-decrypt",
-				     "-provider",
-				     "legacy",
-				     "-provider",
-				     "default",
-				     "-inform",
-				     "DER",
-				     "-in",
-				     in,
-				     "-inkey",
-				     key,
-				     "-binary",
-				     "-out",
-				     out,
-				     NULL);
-	return out;
+	g_auto(gnutls_x509_crt_t) cert = scep_cms_test_load_cert(cert_path);
+	g_auto(gnutls_privkey_t) key = scep_cms_test_load_key(key_path);
+	return scep_envelope_decrypt(envelope, cert, key, error);
+}
+
+/* the client opens @envelope and finds @plain */
+static void
+test_assert_client_decrypts(GBytes *envelope, GBytes *plain)
+{
+	const ScepCmsTestPki *pki = scep_cms_test_pki();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) recovered =
+	    test_decrypt_as(envelope, pki->client_cert, pki->client_key, &error);
+
+	g_assert_no_error(error);
+	test_assert_bytes_equal(plain, recovered);
+}
+
+static void
+test_inspect_as_client(GBytes *envelope, ScepEnvelopeInfo *info)
+{
+	const ScepCmsTestPki *pki = scep_cms_test_pki();
+	g_auto(gnutls_x509_crt_t) client = scep_cms_test_load_cert(pki->client_cert);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(scep_envelope_inspect(envelope, client, info, &error));
+	g_assert_no_error(error);
 }
 
 static void
@@ -104,147 +91,88 @@ test_envelope_to_openssl(gconstpointer data)
 	g_autoptr(GBytes) recovered = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *env_path = scep_cms_test_path("ours-envelope.der");
-	g_autofree gchar *out = NULL;
 
 	envelope = scep_envelope_encrypt(plain, ra, cc->cipher, &error);
 	g_assert_no_error(error);
 	scep_cms_test_write(env_path, envelope);
-	out = test_openssl_decrypt(env_path, pki->ra_cert, pki->ra_key);
-	recovered = scep_cms_test_read(out);
+	recovered = scep_cms_test_openssl_decrypt(env_path, pki->ra_cert, pki->ra_key);
 	test_assert_bytes_equal(plain, recovered);
-}
-
-static GBytes *
-test_openssl_encrypt(GBytes *plain, const gchar *flag, const gchar *const *extra, guint n_extra)
-{
-	const ScepCmsTestPki *pki = scep_cms_test_pki();
-	g_autofree gchar *in = scep_cms_test_path("openssl-in.bin");
-	g_autofree gchar *out = scep_cms_test_path("openssl-envelope.der");
-	g_autoptr(GPtrArray) argv = g_ptr_array_new();
-	g_autoptr(GError) error = NULL;
-	g_autofree gchar *stdout_text = NULL;
-	const gchar *head[] = { "openssl",  "cms",       "-encrypt", "-provider",
-				"legacy",   "-provider", "default",  "-binary",
-				"-outform", "DER",       "-in" };
-
-	scep_cms_test_write(in, plain);
-	for (gsize i = 0; i < G_N_ELEMENTS(head); i++)
-		g_ptr_array_add(argv, (gpointer)head[i]);
-	g_ptr_array_add(argv, in);
-	g_ptr_array_add(argv, (gpointer) "-out");
-	g_ptr_array_add(argv, out);
-	g_ptr_array_add(argv, (gpointer)flag);
-	/* -keyopt applies to the -recip before it */
-	g_ptr_array_add(argv, (gpointer) "-recip");
-	g_ptr_array_add(argv, pki->client_cert);
-	for (guint i = 0; i < n_extra; i++)
-		g_ptr_array_add(argv, (gpointer)extra[i]);
-	g_ptr_array_add(argv, NULL);
-	scep_cms_test_run((const gchar *const *)argv->pdata, &stdout_text, &error);
-	g_assert_no_error(error);
-	return scep_cms_test_read(out);
 }
 
 static void
 test_envelope_from_openssl(gconstpointer data)
 {
 	const CipherCase *cc = data;
-	const ScepCmsTestPki *pki = scep_cms_test_pki();
-	g_auto(gnutls_x509_crt_t) client = scep_cms_test_load_cert(pki->client_cert);
-	g_auto(gnutls_privkey_t) key = scep_cms_test_load_key(pki->client_key);
 	g_autoptr(GBytes) plain = test_random_bytes(1000);
-	g_autoptr(GBytes) envelope = test_openssl_encrypt(plain, cc->openssl_flag, NULL, 0);
-	g_autoptr(GBytes) recovered = NULL;
-	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) envelope = scep_cms_test_openssl_encrypt(plain, cc->openssl_flag, NULL);
 	ScepEnvelopeInfo info = { 0 };
 
-	g_assert_true(scep_envelope_inspect(envelope, client, &info, &error));
-	g_assert_no_error(error);
+	test_inspect_as_client(envelope, &info);
 	g_assert_cmpint(info.cipher, ==, cc->cipher);
 	g_assert_cmpint(info.key_transport, ==, SCEP_KEY_TRANSPORT_RSA_PKCS1);
 	g_assert_true(info.recipient_found);
-	recovered = scep_envelope_decrypt(envelope, client, key, &error);
-	g_assert_no_error(error);
-	test_assert_bytes_equal(plain, recovered);
+	test_assert_client_decrypts(envelope, plain);
 }
 
 static void
 test_envelope_from_openssl_ber(void)
 {
-	const ScepCmsTestPki *pki = scep_cms_test_pki();
-	g_auto(gnutls_x509_crt_t) client = scep_cms_test_load_cert(pki->client_cert);
-	g_auto(gnutls_privkey_t) key = scep_cms_test_load_key(pki->client_key);
 	g_autoptr(GBytes) plain = test_random_bytes(5000);
-	const gchar *extra[] = { "-stream" };
-	g_autoptr(GBytes) envelope = test_openssl_encrypt(plain, "-aes256", extra, 1);
-	g_autoptr(GBytes) recovered = NULL;
-	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) envelope =
+	    scep_cms_test_openssl_encrypt(plain, "-aes256", "-stream", NULL);
 	const guint8 *der = g_bytes_get_data(envelope, NULL);
 
 	/* indefinite length at the top: really BER */
 	g_assert_cmphex(der[0], ==, 0x30);
 	g_assert_cmphex(der[1], ==, 0x80);
-	recovered = scep_envelope_decrypt(envelope, client, key, &error);
-	g_assert_no_error(error);
-	test_assert_bytes_equal(plain, recovered);
+	test_assert_client_decrypts(envelope, plain);
 }
 
 static void
 test_envelope_from_openssl_oaep(void)
 {
-	const ScepCmsTestPki *pki = scep_cms_test_pki();
-	g_auto(gnutls_x509_crt_t) client = scep_cms_test_load_cert(pki->client_cert);
-	g_auto(gnutls_privkey_t) key = scep_cms_test_load_key(pki->client_key);
 	g_autoptr(GBytes) plain = test_random_bytes(600);
-	const gchar *extra[] = { "-keyopt", "rsa_padding_mode:oaep" };
-	g_autoptr(GBytes) envelope = test_openssl_encrypt(plain, "-aes128", extra, 2);
-	g_autoptr(GBytes) recovered = NULL;
-	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) envelope = scep_cms_test_openssl_encrypt(
+	    plain, "-aes128", "-keyopt", "rsa_padding_mode:oaep", NULL);
 	ScepEnvelopeInfo info = { 0 };
 
-	g_assert_true(scep_envelope_inspect(envelope, client, &info, &error));
+	test_inspect_as_client(envelope, &info);
 	g_assert_cmpint(info.key_transport, ==, SCEP_KEY_TRANSPORT_RSA_OAEP);
 	g_assert_cmpint(info.oaep_hash, ==, GNUTLS_DIG_SHA1);
-	recovered = scep_envelope_decrypt(envelope, client, key, &error);
-	g_assert_no_error(error);
-	test_assert_bytes_equal(plain, recovered);
+	test_assert_client_decrypts(envelope, plain);
 }
 
 static void
 test_envelope_from_openssl_oaep_sha256(void)
 {
-	const ScepCmsTestPki *pki = scep_cms_test_pki();
-	g_auto(gnutls_x509_crt_t) client = scep_cms_test_load_cert(pki->client_cert);
-	g_auto(gnutls_privkey_t) key = scep_cms_test_load_key(pki->client_key);
 	g_autoptr(GBytes) plain = test_random_bytes(600);
-	const gchar *extra[] = { "-keyopt", "rsa_padding_mode:oaep",
-				 "-keyopt", "rsa_oaep_md:sha256",
-				 "-keyopt", "rsa_mgf1_md:sha256" };
-	g_autoptr(GBytes) envelope = test_openssl_encrypt(plain, "-aes256", extra, 6);
-	g_autoptr(GBytes) recovered = NULL;
-	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) envelope = scep_cms_test_openssl_encrypt(plain,
+								   "-aes256",
+								   "-keyopt",
+								   "rsa_padding_mode:oaep",
+								   "-keyopt",
+								   "rsa_oaep_md:sha256",
+								   "-keyopt",
+								   "rsa_mgf1_md:sha256",
+								   NULL);
 	ScepEnvelopeInfo info = { 0 };
 
-	g_assert_true(scep_envelope_inspect(envelope, client, &info, &error));
+	test_inspect_as_client(envelope, &info);
 	g_assert_cmpint(info.key_transport, ==, SCEP_KEY_TRANSPORT_RSA_OAEP);
 	g_assert_cmpint(info.oaep_hash, ==, GNUTLS_DIG_SHA256);
-	recovered = scep_envelope_decrypt(envelope, client, key, &error);
-	g_assert_no_error(error);
-	test_assert_bytes_equal(plain, recovered);
+	test_assert_client_decrypts(envelope, plain);
 }
 
 static void
 test_envelope_wrong_key(void)
 {
 	const ScepCmsTestPki *pki = scep_cms_test_pki();
-	g_auto(gnutls_x509_crt_t) client = scep_cms_test_load_cert(pki->client_cert);
-	g_auto(gnutls_privkey_t) other_key = scep_cms_test_load_key(pki->other_key);
 	g_autoptr(GBytes) plain = test_random_bytes(100);
-	g_autoptr(GBytes) envelope = test_openssl_encrypt(plain, "-aes128", NULL, 0);
+	g_autoptr(GBytes) envelope = scep_cms_test_openssl_encrypt(plain, "-aes128", NULL);
 	g_autoptr(GBytes) recovered = NULL;
 	g_autoptr(GError) error = NULL;
 
-	recovered = scep_envelope_decrypt(envelope, client, other_key, &error);
+	recovered = test_decrypt_as(envelope, pki->client_cert, pki->other_key, &error);
 	g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_CRYPTO);
 	g_assert_null(recovered);
 	g_assert_nonnull(strstr(error->message, "content-encryption key"));
@@ -254,15 +182,13 @@ static void
 test_envelope_wrong_key_oaep(void)
 {
 	const ScepCmsTestPki *pki = scep_cms_test_pki();
-	g_auto(gnutls_x509_crt_t) client = scep_cms_test_load_cert(pki->client_cert);
-	g_auto(gnutls_privkey_t) other_key = scep_cms_test_load_key(pki->other_key);
 	g_autoptr(GBytes) plain = test_random_bytes(100);
-	const gchar *extra[] = { "-keyopt", "rsa_padding_mode:oaep" };
-	g_autoptr(GBytes) envelope = test_openssl_encrypt(plain, "-aes128", extra, 2);
+	g_autoptr(GBytes) envelope = scep_cms_test_openssl_encrypt(
+	    plain, "-aes128", "-keyopt", "rsa_padding_mode:oaep", NULL);
 	g_autoptr(GBytes) recovered = NULL;
 	g_autoptr(GError) error = NULL;
 
-	recovered = scep_envelope_decrypt(envelope, client, other_key, &error);
+	recovered = test_decrypt_as(envelope, pki->client_cert, pki->other_key, &error);
 	g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_CRYPTO);
 	g_assert_nonnull(strstr(error->message, "RSAES-OAEP decryption failed"));
 	g_assert_null(recovered);
@@ -273,7 +199,6 @@ test_envelope_bad_padding(void)
 {
 	const ScepCmsTestPki *pki = scep_cms_test_pki();
 	g_auto(gnutls_x509_crt_t) client = scep_cms_test_load_cert(pki->client_cert);
-	g_auto(gnutls_privkey_t) key = scep_cms_test_load_key(pki->client_key);
 	g_autoptr(GBytes) plain = test_random_bytes(64);
 	g_autoptr(GBytes) envelope = NULL;
 	g_autoptr(GBytes) broken = NULL;
@@ -285,7 +210,7 @@ test_envelope_bad_padding(void)
 	/* the ciphertext ends the DER; flipping the previous block's last byte flips the
 	 * last plaintext byte, which is the pad length */
 	broken = scep_cms_test_flip(envelope, g_bytes_get_size(envelope) - 17);
-	recovered = scep_envelope_decrypt(broken, client, key, &error);
+	recovered = test_decrypt_as(broken, pki->client_cert, pki->client_key, &error);
 	g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_CRYPTO);
 	g_assert_nonnull(strstr(error->message, "bad padding"));
 	g_assert_null(recovered);
@@ -295,36 +220,28 @@ static void
 test_envelope_choose_recipient(void)
 {
 	const ScepCmsTestPki *pki = scep_cms_test_pki();
-	g_auto(gnutls_x509_crt_t) client = scep_cms_test_load_cert(pki->client_cert);
-	g_auto(gnutls_privkey_t) key = scep_cms_test_load_key(pki->client_key);
 	g_autoptr(GBytes) plain = test_random_bytes(50);
-	const gchar *extra[] = { "-recip", pki->ra_cert };
-	g_autoptr(GBytes) envelope = test_openssl_encrypt(plain, "-aes128", extra, 2);
-	g_autoptr(GBytes) recovered = NULL;
-	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) envelope =
+	    scep_cms_test_openssl_encrypt(plain, "-aes128", "-recip", pki->ra_cert, NULL);
 	ScepEnvelopeInfo info = { 0 };
 
-	g_assert_true(scep_envelope_inspect(envelope, client, &info, &error));
+	test_inspect_as_client(envelope, &info);
 	g_assert_cmpuint(info.n_recipients, ==, 2);
 	g_assert_true(info.recipient_found);
-	recovered = scep_envelope_decrypt(envelope, client, key, &error);
-	g_assert_no_error(error);
-	test_assert_bytes_equal(plain, recovered);
+	test_assert_client_decrypts(envelope, plain);
 }
 
 static void
 test_envelope_not_for_us(void)
 {
 	const ScepCmsTestPki *pki = scep_cms_test_pki();
-	g_auto(gnutls_x509_crt_t) other = scep_cms_test_load_cert(pki->other_cert);
-	g_auto(gnutls_privkey_t) key = scep_cms_test_load_key(pki->other_key);
 	g_autoptr(GBytes) plain = test_random_bytes(50);
-	const gchar *extra[] = { "-recip", pki->ra_cert };
-	g_autoptr(GBytes) envelope = test_openssl_encrypt(plain, "-aes128", extra, 2);
+	g_autoptr(GBytes) envelope =
+	    scep_cms_test_openssl_encrypt(plain, "-aes128", "-recip", pki->ra_cert, NULL);
 	g_autoptr(GBytes) recovered = NULL;
 	g_autoptr(GError) error = NULL;
 
-	recovered = scep_envelope_decrypt(envelope, other, key, &error);
+	recovered = test_decrypt_as(envelope, pki->other_cert, pki->other_key, &error);
 	g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_BAD_RESPONSE);
 	g_assert_nonnull(strstr(error->message, "none of its 2 recipients"));
 	g_assert_null(recovered);
@@ -334,10 +251,8 @@ static void
 test_envelope_truncated(void)
 {
 	const ScepCmsTestPki *pki = scep_cms_test_pki();
-	g_auto(gnutls_x509_crt_t) client = scep_cms_test_load_cert(pki->client_cert);
-	g_auto(gnutls_privkey_t) key = scep_cms_test_load_key(pki->client_key);
 	g_autoptr(GBytes) plain = test_random_bytes(300);
-	g_autoptr(GBytes) envelope = test_openssl_encrypt(plain, "-aes128", NULL, 0);
+	g_autoptr(GBytes) envelope = scep_cms_test_openssl_encrypt(plain, "-aes128", NULL);
 	gsize len = g_bytes_get_size(envelope);
 
 	for (gsize cut = 0; cut < len; cut += (cut < 64 ? 1 : 37)) {
@@ -345,7 +260,7 @@ test_envelope_truncated(void)
 		g_autoptr(GBytes) recovered = NULL;
 		g_autoptr(GError) error = NULL;
 
-		recovered = scep_envelope_decrypt(part, client, key, &error);
+		recovered = test_decrypt_as(part, pki->client_cert, pki->client_key, &error);
 		g_assert_null(recovered);
 		g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_BAD_RESPONSE);
 	}
@@ -360,27 +275,25 @@ test_oaep_encrypt(GBytes *plain, const gchar *const *opts, guint n_opts)
 	g_autofree gchar *in = scep_cms_test_path("oaep-in.bin");
 	g_autofree gchar *out = scep_cms_test_path("oaep-out.bin");
 	g_autoptr(GPtrArray) argv = g_ptr_array_new();
-	g_autoptr(GError) error = NULL;
-	g_autofree gchar *stdout_text = NULL;
-	const gchar *head[] = { "openssl", "pkeyutl", "-encrypt", "-certin", "-inkey" };
 
 	scep_cms_test_write(in, plain);
-	for (gsize i = 0; i < G_N_ELEMENTS(head); i++)
-		g_ptr_array_add(argv, (gpointer)head[i]);
-	g_ptr_array_add(argv, pki->client_cert);
-	g_ptr_array_add(argv, (gpointer) "-in");
-	g_ptr_array_add(argv, in);
-	g_ptr_array_add(argv, (gpointer) "-out");
-	g_ptr_array_add(argv, out);
-	g_ptr_array_add(argv, (gpointer) "-pkeyopt");
-	g_ptr_array_add(argv, (gpointer) "rsa_padding_mode:oaep");
-	for (guint i = 0; i < n_opts; i++) {
-		g_ptr_array_add(argv, (gpointer) "-pkeyopt");
-		g_ptr_array_add(argv, (gpointer)opts[i]);
-	}
-	g_ptr_array_add(argv, NULL);
-	scep_cms_test_run((const gchar *const *)argv->pdata, &stdout_text, &error);
-	g_assert_no_error(error);
+	scep_cms_test_argv_add(argv,
+			       "openssl",
+			       "pkeyutl",
+			       "-encrypt",
+			       "-certin",
+			       "-inkey",
+			       pki->client_cert,
+			       "-in",
+			       in,
+			       "-out",
+			       out,
+			       "-pkeyopt",
+			       "rsa_padding_mode:oaep",
+			       NULL);
+	for (guint i = 0; i < n_opts; i++)
+		scep_cms_test_argv_add(argv, "-pkeyopt", opts[i], NULL);
+	g_free(scep_cms_test_run_argv(argv));
 	return scep_cms_test_read(out);
 }
 
@@ -483,28 +396,28 @@ test_openssl_sign(GBytes *content,
 	g_autofree gchar *in = scep_cms_test_path("sign-in.bin");
 	g_autofree gchar *out = scep_cms_test_path("signed.der");
 	g_autoptr(GPtrArray) argv = g_ptr_array_new();
-	g_autoptr(GError) error = NULL;
-	g_autofree gchar *stdout_text = NULL;
-	const gchar *head[] = {
-		"openssl", "cms", "-sign", "-binary", "-nodetach", "-outform", "DER"
-	};
 
 	scep_cms_test_write(in, content);
-	for (gsize i = 0; i < G_N_ELEMENTS(head); i++)
-		g_ptr_array_add(argv, (gpointer)head[i]);
-	g_ptr_array_add(argv, (gpointer) "-in");
-	g_ptr_array_add(argv, in);
-	g_ptr_array_add(argv, (gpointer) "-out");
-	g_ptr_array_add(argv, out);
-	g_ptr_array_add(argv, (gpointer) "-signer");
-	g_ptr_array_add(argv, (gpointer)signer);
-	g_ptr_array_add(argv, (gpointer) "-inkey");
-	g_ptr_array_add(argv, (gpointer)key);
+	scep_cms_test_argv_add(argv,
+			       "openssl",
+			       "cms",
+			       "-sign",
+			       "-binary",
+			       "-nodetach",
+			       "-outform",
+			       "DER",
+			       "-in",
+			       in,
+			       "-out",
+			       out,
+			       "-signer",
+			       signer,
+			       "-inkey",
+			       key,
+			       NULL);
 	for (guint i = 0; i < n_extra; i++)
 		g_ptr_array_add(argv, (gpointer)extra[i]);
-	g_ptr_array_add(argv, NULL);
-	scep_cms_test_run((const gchar *const *)argv->pdata, &stdout_text, &error);
-	g_assert_no_error(error);
+	g_free(scep_cms_test_run_argv(argv));
 	return scep_cms_test_read(out);
 }
 
@@ -565,44 +478,49 @@ test_signed_data_from_openssl(gconstpointer data)
 	g_assert_cmpuint(scep_signed_data_get_certificates(sd)->len, ==, 1);
 }
 
+/* @signed_der parses, but fails to verify against the RA certificate; returns the error */
+static GError *
+test_ra_verify_error(GBytes *signed_der)
+{
+	const ScepCmsTestPki *pki = scep_cms_test_pki();
+	g_auto(gnutls_x509_crt_t) ra = scep_cms_test_load_cert(pki->ra_cert);
+	g_autoptr(ScepSignedData) sd = NULL;
+	GError *error = NULL;
+
+	sd = scep_signed_data_new_from_bytes(signed_der, &error);
+	g_assert_no_error(error);
+	g_assert_false(scep_signed_data_verify(sd, &ra, 1, &error));
+	g_assert_null(scep_signed_data_get_signer(sd));
+	return error;
+}
+
 /* a valid signature by a certificate that is not a candidate, although it is
  * embedded and has the same subject as the expected signer */
 static void
 test_signed_data_wrong_signer(void)
 {
 	const ScepCmsTestPki *pki = scep_cms_test_pki();
-	g_auto(gnutls_x509_crt_t) ra = scep_cms_test_load_cert(pki->ra_cert);
 	g_autoptr(GBytes) content = test_random_bytes(100);
 	g_autoptr(GBytes) signed_der =
 	    test_openssl_sign(content, pki->other_cert, pki->other_key, NULL, 0);
-	g_autoptr(ScepSignedData) sd = NULL;
-	g_autoptr(GError) error = NULL;
+	g_autoptr(GError) error = test_ra_verify_error(signed_der);
 
-	sd = scep_signed_data_new_from_bytes(signed_der, &error);
-	g_assert_no_error(error);
-	g_assert_false(scep_signed_data_verify(sd, &ra, 1, &error));
 	g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_BAD_RESPONSE);
 	g_assert_nonnull(strstr(error->message, "unknown signer"));
 	g_assert_nonnull(strstr(error->message, "Test RA"));
-	g_assert_null(scep_signed_data_get_signer(sd));
 }
 
 static void
 test_signed_data_flipped_signature(void)
 {
 	const ScepCmsTestPki *pki = scep_cms_test_pki();
-	g_auto(gnutls_x509_crt_t) ra = scep_cms_test_load_cert(pki->ra_cert);
 	g_autoptr(GBytes) content = test_random_bytes(100);
 	g_autoptr(GBytes) signed_der =
 	    test_openssl_sign(content, pki->ra_cert, pki->ra_key, NULL, 0);
 	/* the signature is the last field of the last SignerInfo */
 	g_autoptr(GBytes) broken = scep_cms_test_flip(signed_der, g_bytes_get_size(signed_der) - 5);
-	g_autoptr(ScepSignedData) sd = NULL;
-	g_autoptr(GError) error = NULL;
+	g_autoptr(GError) error = test_ra_verify_error(broken);
 
-	sd = scep_signed_data_new_from_bytes(broken, &error);
-	g_assert_no_error(error);
-	g_assert_false(scep_signed_data_verify(sd, &ra, 1, &error));
 	g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_BAD_RESPONSE);
 	g_assert_nonnull(strstr(error->message, "does not verify"));
 }
@@ -611,20 +529,16 @@ static void
 test_signed_data_flipped_content(void)
 {
 	const ScepCmsTestPki *pki = scep_cms_test_pki();
-	g_auto(gnutls_x509_crt_t) ra = scep_cms_test_load_cert(pki->ra_cert);
 	g_autoptr(GBytes) content = test_random_bytes(100);
 	g_autoptr(GBytes) signed_der =
 	    test_openssl_sign(content, pki->ra_cert, pki->ra_key, NULL, 0);
 	gssize at = scep_cms_test_find(signed_der, content);
 	g_autoptr(GBytes) broken = NULL;
-	g_autoptr(ScepSignedData) sd = NULL;
 	g_autoptr(GError) error = NULL;
 
 	g_assert_cmpint(at, >, 0);
 	broken = scep_cms_test_flip(signed_der, (gsize)at + 50);
-	sd = scep_signed_data_new_from_bytes(broken, &error);
-	g_assert_no_error(error);
-	g_assert_false(scep_signed_data_verify(sd, &ra, 1, &error));
+	error = test_ra_verify_error(broken);
 	g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_BAD_RESPONSE);
 	g_assert_nonnull(strstr(error->message, "messageDigest does not match"));
 }
@@ -724,7 +638,6 @@ test_vector_pkcsreq(gconstpointer data)
 	g_autofree gchar *vector_path = NULL;
 	g_autofree gchar *env_path = scep_cms_test_path("vector-envelope.der");
 	g_autofree gchar *key_path = NULL;
-	g_autofree gchar *openssl_out = NULL;
 	g_auto(gnutls_privkey_t) key = NULL;
 	g_autoptr(GBytes) csr = NULL;
 	g_autoptr(GBytes) expected = NULL;
@@ -764,7 +677,7 @@ test_vector_pkcsreq(gconstpointer data)
 		return;
 
 	/* OpenSSL's plaintext is the reference */
-	vector_path = g_test_build_filename(G_TEST_DIST, "data", "vectors", pc->key, NULL);
+	vector_path = scep_cms_test_vector_path(pc->key);
 	if (pc->key_encrypted_pem) {
 		key_path = scep_cms_test_path("vector-key.pem");
 		scep_cms_test_run_ok("openssl",
@@ -780,8 +693,7 @@ test_vector_pkcsreq(gconstpointer data)
 		key_path = g_strdup(vector_path);
 	}
 	scep_cms_test_write(env_path, scep_signed_data_get_content(sd));
-	openssl_out = test_openssl_decrypt(env_path, NULL, key_path);
-	expected = scep_cms_test_read(openssl_out);
+	expected = scep_cms_test_openssl_decrypt(env_path, NULL, key_path);
 
 	key = scep_cms_test_load_key(key_path);
 	csr = scep_envelope_decrypt(scep_signed_data_get_content(sd), NULL, key, &error);
@@ -793,22 +705,29 @@ test_vector_pkcsreq(gconstpointer data)
 
 /* ---- real captures: CertReps, signature and envelope ---- */
 
+/* @der parses, and verifies against @signer alone */
+static ScepSignedData *
+test_parse_verified(GBytes *der, gnutls_x509_crt_t *signer)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(ScepSignedData) sd = scep_signed_data_new_from_bytes(der, &error);
+
+	g_assert_no_error(error);
+	g_assert_true(scep_signed_data_verify(sd, signer, 1, &error));
+	g_assert_no_error(error);
+	return g_steal_pointer(&sd);
+}
+
 static void
 test_vector_certrep_nii(void)
 {
 	g_autoptr(GBytes) der = scep_cms_test_read_vector("nii-certrep-success.der");
-	g_autofree gchar *ca_path =
-	    g_test_build_filename(G_TEST_DIST, "data", "vectors", "nii-ca.der", NULL);
-	g_auto(gnutls_x509_crt_t) ca = scep_cms_test_load_cert(ca_path);
-	g_autoptr(ScepSignedData) sd = NULL;
+	g_auto(gnutls_x509_crt_t) ca = scep_cms_test_load_vector_cert("nii-ca.der");
+	g_autoptr(ScepSignedData) sd = test_parse_verified(der, &ca);
 	g_autoptr(GError) error = NULL;
 	ScepEnvelopeInfo info = { 0 };
 
-	sd = scep_signed_data_new_from_bytes(der, &error);
-	g_assert_no_error(error);
 	g_assert_cmpuint(scep_signed_data_get_certificates(sd)->len, ==, 0);
-	g_assert_true(scep_signed_data_verify(sd, &ca, 1, &error));
-	g_assert_no_error(error);
 	g_assert_cmpint(scep_signed_data_get_digest_algorithm(sd), ==, GNUTLS_DIG_MD5);
 	g_assert_true(scep_envelope_inspect(scep_signed_data_get_content(sd), NULL, &info, &error));
 	g_assert_cmpint(info.cipher, ==, GNUTLS_CIPHER_DES_CBC);
@@ -818,18 +737,12 @@ static void
 test_vector_certrep_micromdm(void)
 {
 	g_autoptr(GBytes) der = scep_cms_test_read_vector("micromdm-2016-certrep-success.der");
-	g_autofree gchar *ca_path =
-	    g_test_build_filename(G_TEST_DIST, "data", "vectors", "micromdm-testca.crt", NULL);
-	g_auto(gnutls_x509_crt_t) ca = scep_cms_test_load_cert(ca_path);
-	g_autoptr(ScepSignedData) sd = NULL;
+	g_auto(gnutls_x509_crt_t) ca = scep_cms_test_load_vector_cert("micromdm-testca.crt");
+	g_autoptr(ScepSignedData) sd = test_parse_verified(der, &ca);
 	g_autoptr(GError) error = NULL;
 	ScepEnvelopeInfo info = { 0 };
 
-	sd = scep_signed_data_new_from_bytes(der, &error);
-	g_assert_no_error(error);
 	g_assert_cmpuint(scep_signed_data_get_certificates(sd)->len, ==, 2);
-	g_assert_true(scep_signed_data_verify(sd, &ca, 1, &error));
-	g_assert_no_error(error);
 	g_assert_cmpint(scep_signed_data_get_digest_algorithm(sd), ==, GNUTLS_DIG_SHA1);
 	/* constructed [0] encryptedContent and rsaEncryption without NULL parameters */
 	g_assert_true(scep_envelope_inspect(scep_signed_data_get_content(sd), NULL, &info, &error));
@@ -843,19 +756,14 @@ test_vector_certrep_ndes_oaep(void)
 {
 	g_autoptr(GBytes) der =
 	    scep_cms_test_read_vector("ndes-certprov-certrep-success-nocerts.der");
-	g_autofree gchar *ra_path = g_test_build_filename(
-	    G_TEST_DIST, "data", "vectors", "ndes-certprov-ra-signing.pem", NULL);
-	g_auto(gnutls_x509_crt_t) ra = scep_cms_test_load_cert(ra_path);
-	g_autoptr(ScepSignedData) sd = NULL;
+	g_auto(gnutls_x509_crt_t) ra =
+	    scep_cms_test_load_vector_cert("ndes-certprov-ra-signing.pem");
+	g_autoptr(ScepSignedData) sd = test_parse_verified(der, &ra);
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *issued = NULL;
 	ScepEnvelopeInfo info = { 0 };
 
-	sd = scep_signed_data_new_from_bytes(der, &error);
-	g_assert_no_error(error);
 	g_assert_cmpuint(scep_signed_data_get_certificates(sd)->len, ==, 0);
-	g_assert_true(scep_signed_data_verify(sd, &ra, 1, &error));
-	g_assert_no_error(error);
 	g_assert_true(scep_signed_data_get_signer(sd) == ra);
 	/* Microsoft's own attribute, a UTF8String */
 	issued = scep_signed_data_dup_attribute_string(sd, "1.3.6.1.4.1.311.21.38", &error);
@@ -874,9 +782,7 @@ test_vector_certrep_bt_ber(void)
 {
 	g_autoptr(GBytes) der =
 	    scep_cms_test_read_vector("bt-certrep-failure-failinfo14606-ber.der");
-	g_autofree gchar *nii_path =
-	    g_test_build_filename(G_TEST_DIST, "data", "vectors", "nii-ca.der", NULL);
-	g_auto(gnutls_x509_crt_t) unrelated = scep_cms_test_load_cert(nii_path);
+	g_auto(gnutls_x509_crt_t) unrelated = scep_cms_test_load_vector_cert("nii-ca.der");
 	g_autoptr(ScepSignedData) sd = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *fail_info = NULL;
@@ -906,18 +812,11 @@ static void
 test_vector_certrep_libscep(gconstpointer data)
 {
 	const gchar *name = data;
-	g_autoptr(GBytes) pem = scep_cms_test_read_vector(name);
-	g_autoptr(GBytes) der = scep_cms_test_pem_to_der(pem, "PKCS7");
-	g_autofree gchar *creds = g_test_build_filename(
-	    G_TEST_DIST, "data", "vectors", "libscep-test-credentials.pem", NULL);
+	g_autoptr(GBytes) der = scep_cms_test_read_vector_pem(name, "PKCS7");
+	g_autofree gchar *creds = scep_cms_test_vector_path("libscep-test-credentials.pem");
 	g_auto(gnutls_x509_crt_t) ca = scep_cms_test_load_cert_nth(creds, 0);
-	g_autoptr(ScepSignedData) sd = NULL;
-	g_autoptr(GError) error = NULL;
+	g_autoptr(ScepSignedData) sd = test_parse_verified(der, &ca);
 
-	sd = scep_signed_data_new_from_bytes(der, &error);
-	g_assert_no_error(error);
-	g_assert_true(scep_signed_data_verify(sd, &ca, 1, &error));
-	g_assert_no_error(error);
 	g_assert_cmpint(scep_signed_data_get_digest_algorithm(sd), ==, GNUTLS_DIG_MD5);
 }
 

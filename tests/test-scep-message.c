@@ -103,22 +103,31 @@ test_make_csr(void)
 	return scep_cms_test_read(out);
 }
 
+/* a request from the client to the RA; callers may change fields before building */
+static void
+test_request_init(
+    Ctx *ctx, ScepRequest *request, const RequestCase *rc, GBytes *content, ScepMessageType type)
+{
+	memset(request, 0, sizeof(*request));
+	request->message_type = type;
+	request->transaction_id = TEST_TID;
+	memcpy(request->sender_nonce, ctx->nonce, SCEP_NONCE_SIZE);
+	request->content = content;
+	request->recipient = ctx->ra;
+	request->cipher = rc->cipher;
+	request->digest = rc->digest;
+	request->signer_cert = ctx->client;
+	request->signer_key = ctx->client_key;
+}
+
 static GBytes *
 test_build_request(Ctx *ctx, const RequestCase *rc, GBytes *content, ScepMessageType type)
 {
-	ScepRequest request = { 0 };
+	ScepRequest request;
 	g_autoptr(GError) error = NULL;
 	GBytes *der;
 
-	request.message_type = type;
-	request.transaction_id = TEST_TID;
-	memcpy(request.sender_nonce, ctx->nonce, SCEP_NONCE_SIZE);
-	request.content = content;
-	request.recipient = ctx->ra;
-	request.cipher = rc->cipher;
-	request.digest = rc->digest;
-	request.signer_cert = ctx->client;
-	request.signer_key = ctx->client_key;
+	test_request_init(ctx, &request, rc, content, type);
 	der = scep_message_build_request(&request, &error);
 	g_assert_no_error(error);
 	g_assert_nonnull(der);
@@ -145,7 +154,6 @@ test_request_openssl(gconstpointer data)
 	g_autoptr(GBytes) recovered = NULL;
 	g_autofree gchar *req_path = scep_cms_test_path("request.der");
 	g_autofree gchar *env_path = scep_cms_test_path("request-envelope.der");
-	g_autofree gchar *csr_path = scep_cms_test_path("request-recovered.csr");
 
 	ctx_init(&ctx);
 	request = test_build_request(&ctx, rc, csr, SCEP_MESSAGE_TYPE_PKCS_REQ);
@@ -162,26 +170,7 @@ test_request_openssl(gconstpointer data)
 			     "-out",
 			     env_path,
 			     NULL);
-	scep_cms_test_run_ok("openssl",
-			     "cms",
-			     "-decrypt",
-			     "-provider",
-			     "legacy",
-			     "-provider",
-			     "default",
-			     "-inform",
-			     "DER",
-			     "-in",
-			     env_path,
-			     "-recip",
-			     pki->ra_cert,
-			     "-inkey",
-			     pki->ra_key,
-			     "-binary",
-			     "-out",
-			     csr_path,
-			     NULL);
-	recovered = scep_cms_test_read(csr_path);
+	recovered = scep_cms_test_openssl_decrypt(env_path, pki->ra_cert, pki->ra_key);
 	g_assert_cmpmem(g_bytes_get_data(recovered, NULL),
 			g_bytes_get_size(recovered),
 			g_bytes_get_data(csr, NULL),
@@ -234,19 +223,12 @@ test_request_not_a_request(void)
 {
 	g_auto(Ctx) ctx;
 	g_autoptr(GBytes) content = g_bytes_new_static("\x30\x00", 2);
-	ScepRequest request = { 0 };
+	ScepRequest request;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GBytes) der = NULL;
 
 	ctx_init(&ctx);
-	request.message_type = SCEP_MESSAGE_TYPE_CERT_REP;
-	request.transaction_id = TEST_TID;
-	request.content = content;
-	request.recipient = ctx.ra;
-	request.cipher = GNUTLS_CIPHER_AES_128_CBC;
-	request.digest = GNUTLS_DIG_SHA256;
-	request.signer_cert = ctx.client;
-	request.signer_key = ctx.client_key;
+	test_request_init(&ctx, &request, &request_cases[2], content, SCEP_MESSAGE_TYPE_CERT_REP);
 	der = scep_message_build_request(&request, &error);
 	g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_INVALID_ARGUMENT);
 	g_assert_null(der);
@@ -261,18 +243,13 @@ test_request_bad_transaction_id(void)
 
 	ctx_init(&ctx);
 	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
-		ScepRequest request = { 0 };
+		ScepRequest request;
 		g_autoptr(GError) error = NULL;
 		g_autoptr(GBytes) der = NULL;
 
-		request.message_type = SCEP_MESSAGE_TYPE_PKCS_REQ;
+		test_request_init(
+		    &ctx, &request, &request_cases[2], content, SCEP_MESSAGE_TYPE_PKCS_REQ);
 		request.transaction_id = bad[i];
-		request.content = content;
-		request.recipient = ctx.ra;
-		request.cipher = GNUTLS_CIPHER_AES_128_CBC;
-		request.digest = GNUTLS_DIG_SHA256;
-		request.signer_cert = ctx.client;
-		request.signer_key = ctx.client_key;
 		der = scep_message_build_request(&request, &error);
 		g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_INVALID_ARGUMENT);
 		g_assert_null(der);
@@ -343,40 +320,80 @@ test_issuer_and_serial(void)
 /* ---- CertReps from the independent responder code ---- */
 
 static GBytes *
-test_cert_rep(const gchar *signer, const gchar *key, const gchar *first, ...)
+test_cert_rep_valist(const gchar *signer,
+		     const gchar *key,
+		     const gchar *transaction_id,
+		     const gchar *recipient_nonce,
+		     const gchar *first,
+		     va_list args)
 {
 	g_autofree gchar *script = g_test_build_filename(G_TEST_DIST, "scep-cms-certrep.py", NULL);
 	g_autofree gchar *out = scep_cms_test_path("certrep.der");
 	g_autoptr(GPtrArray) argv = g_ptr_array_new();
-	g_autoptr(GError) error = NULL;
-	g_autofree gchar *stdout_text = NULL;
-	va_list args;
 
-	g_ptr_array_add(argv, (gpointer) "/usr/bin/python3");
-	g_ptr_array_add(argv, script);
-	g_ptr_array_add(argv, (gpointer) "--signer-cert");
-	g_ptr_array_add(argv, (gpointer)signer);
-	g_ptr_array_add(argv, (gpointer) "--signer-key");
-	g_ptr_array_add(argv, (gpointer)key);
-	g_ptr_array_add(argv, (gpointer) "--out");
-	g_ptr_array_add(argv, out);
-	va_start(args, first);
-	for (const gchar *arg = first; arg != NULL; arg = va_arg(args, const gchar *))
-		g_ptr_array_add(argv, (gpointer)arg);
-	va_end(args);
-	g_ptr_array_add(argv, NULL);
-	scep_cms_test_run((const gchar *const *)argv->pdata, &stdout_text, &error);
-	g_assert_no_error(error);
+	scep_cms_test_argv_add(argv,
+			       "/usr/bin/python3",
+			       script,
+			       "--signer-cert",
+			       signer,
+			       "--signer-key",
+			       key,
+			       "--out",
+			       out,
+			       NULL);
+	if (transaction_id != NULL)
+		scep_cms_test_argv_add(argv, "--transaction-id", transaction_id, NULL);
+	if (recipient_nonce != NULL)
+		scep_cms_test_argv_add(argv, "--recipient-nonce", recipient_nonce, NULL);
+	scep_cms_test_argv_add_valist(argv, first, args);
+	g_free(scep_cms_test_run_argv(argv));
 	return scep_cms_test_read(out);
 }
 
-/* a certs-only PKCS#7 (issued + CA) by openssl, enveloped to the client by openssl */
+/* a CertRep by tests/scep-cms-certrep.py, signed by @signer with @key, for @transaction_id
+ * and with @recipient_nonce (hex), each left out when NULL; the NULL-terminated options of
+ * the script say the rest */
+static GBytes *
+test_cert_rep(const gchar *signer,
+	      const gchar *key,
+	      const gchar *transaction_id,
+	      const gchar *recipient_nonce,
+	      const gchar *first,
+	      ...)
+{
+	GBytes *reply;
+	va_list args;
+
+	va_start(args, first);
+	reply = test_cert_rep_valist(signer, key, transaction_id, recipient_nonce, first, args);
+	va_end(args);
+	return reply;
+}
+
+/* the usual CertRep: signed by the RA, for our transaction, with our nonce */
+static GBytes *
+test_ra_cert_rep(const gchar *first, ...)
+{
+	const ScepCmsTestPki *pki = scep_cms_test_pki();
+	GBytes *reply;
+	va_list args;
+
+	va_start(args, first);
+	reply = test_cert_rep_valist(pki->ra_cert, pki->ra_key, TEST_TID, TEST_NONCE, first, args);
+	va_end(args);
+	return reply;
+}
+
+/* a certs-only PKCS#7 (issued + CA) by openssl, enveloped to the client by openssl; returns
+ * the envelope's path */
 static gchar *
 test_success_envelope(const gchar *issued, const gchar *cipher, gboolean oaep)
 {
 	const ScepCmsTestPki *pki = scep_cms_test_pki();
-	g_autofree gchar *degenerate = scep_cms_test_path("degenerate.der");
-	gchar *envelope = scep_cms_test_path("success-envelope.der");
+	g_autofree gchar *degenerate_path = scep_cms_test_path("degenerate.der");
+	g_autoptr(GBytes) degenerate = NULL;
+	g_autoptr(GBytes) envelope = NULL;
+	gchar *envelope_path = scep_cms_test_path("success-envelope.der");
 
 	scep_cms_test_run_ok("openssl",
 			     "crl2pkcs7",
@@ -388,29 +405,17 @@ test_success_envelope(const gchar *issued, const gchar *cipher, gboolean oaep)
 			     "-outform",
 			     "DER",
 			     "-out",
-			     degenerate,
+			     degenerate_path,
 			     NULL);
-	scep_cms_test_run_ok("openssl",
-			     "cms",
-			     "-encrypt",
-			     "-provider",
-			     "legacy",
-			     "-provider",
-			     "default",
-			     "-binary",
-			     "-in",
-			     degenerate,
-			     "-outform",
-			     "DER",
-			     "-out",
-			     envelope,
-			     cipher,
-			     "-recip",
-			     pki->client_cert,
-			     "-keyopt",
-			     oaep ? "rsa_padding_mode:oaep" : "rsa_padding_mode:pkcs1",
-			     NULL);
-	return envelope;
+	degenerate = scep_cms_test_read(degenerate_path);
+	envelope =
+	    scep_cms_test_openssl_encrypt(degenerate,
+					  cipher,
+					  "-keyopt",
+					  oaep ? "rsa_padding_mode:oaep" : "rsa_padding_mode:pkcs1",
+					  NULL);
+	scep_cms_test_write(envelope_path, envelope);
+	return envelope_path;
 }
 
 static GBytes *
@@ -455,9 +460,7 @@ test_cert_rep_success(gconstpointer data)
 	ctx_init(&ctx);
 	reply = test_cert_rep(sc->ca_signs ? pki->ca_cert : pki->ra_cert,
 			      sc->ca_signs ? pki->ca_key : pki->ra_key,
-			      "--transaction-id",
 			      TEST_TID,
-			      "--recipient-nonce",
 			      TEST_NONCE,
 			      "--status",
 			      "0",
@@ -482,6 +485,19 @@ test_cert_rep_success(gconstpointer data)
 			g_bytes_get_size(issued));
 }
 
+/* the reply is refused as a bad response whose message contains @fragment */
+static void
+test_expect_bad(Ctx *ctx, GBytes *reply, const gchar *fragment)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(ScepCertRep) rep = scep_cert_rep_parse(reply, &ctx->expect, &error);
+	g_assert_null(rep);
+	g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_BAD_RESPONSE);
+	if (strstr(error->message, fragment) == NULL)
+		g_test_message("expected '%s' in: %s", fragment, error->message);
+	g_assert_nonnull(strstr(error->message, fragment));
+}
+
 static void
 test_cert_rep_success_not_our_key(void)
 {
@@ -490,46 +506,21 @@ test_cert_rep_success_not_our_key(void)
 	g_autofree gchar *envelope =
 	    test_success_envelope(pki->issued_other_cert, "-aes128", FALSE);
 	g_autoptr(GBytes) reply = NULL;
-	g_autoptr(ScepCertRep) rep = NULL;
-	g_autoptr(GError) error = NULL;
 
 	ctx_init(&ctx);
-	reply = test_cert_rep(pki->ra_cert,
-			      pki->ra_key,
-			      "--transaction-id",
-			      TEST_TID,
-			      "--recipient-nonce",
-			      TEST_NONCE,
-			      "--content",
-			      envelope,
-			      NULL);
-	rep = scep_cert_rep_parse(reply, &ctx.expect, &error);
-	g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_BAD_RESPONSE);
-	g_assert_nonnull(strstr(error->message, "carries our public key"));
-	g_assert_null(rep);
+	reply = test_ra_cert_rep("--content", envelope, NULL);
+	test_expect_bad(&ctx, reply, "carries our public key");
 }
 
 static void
 test_cert_rep_success_no_content(void)
 {
-	const ScepCmsTestPki *pki = scep_cms_test_pki();
 	g_auto(Ctx) ctx;
 	g_autoptr(GBytes) reply = NULL;
-	g_autoptr(ScepCertRep) rep = NULL;
-	g_autoptr(GError) error = NULL;
 
 	ctx_init(&ctx);
-	reply = test_cert_rep(pki->ra_cert,
-			      pki->ra_key,
-			      "--transaction-id",
-			      TEST_TID,
-			      "--recipient-nonce",
-			      TEST_NONCE,
-			      "--empty-content",
-			      NULL);
-	rep = scep_cert_rep_parse(reply, &ctx.expect, &error);
-	g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_BAD_RESPONSE);
-	g_assert_nonnull(strstr(error->message, "SUCCESS but carries no content"));
+	reply = test_ra_cert_rep("--empty-content", NULL);
+	test_expect_bad(&ctx, reply, "SUCCESS but carries no content");
 }
 
 static ScepCertRep *
@@ -545,22 +536,12 @@ test_parse_ok(Ctx *ctx, GBytes *reply)
 static void
 test_cert_rep_pending_empty_content(void)
 {
-	const ScepCmsTestPki *pki = scep_cms_test_pki();
 	g_auto(Ctx) ctx;
 	g_autoptr(GBytes) reply = NULL;
 	g_autoptr(ScepCertRep) rep = NULL;
 
 	ctx_init(&ctx);
-	reply = test_cert_rep(pki->ra_cert,
-			      pki->ra_key,
-			      "--transaction-id",
-			      TEST_TID,
-			      "--recipient-nonce",
-			      TEST_NONCE,
-			      "--status",
-			      "3",
-			      "--empty-content",
-			      NULL);
+	reply = test_ra_cert_rep("--status", "3", "--empty-content", NULL);
 	rep = test_parse_ok(&ctx, reply);
 	g_assert_cmpint(scep_cert_rep_get_status(rep), ==, SCEP_PKI_STATUS_PENDING);
 	g_assert_null(scep_cert_rep_get_issued_certificate(rep));
@@ -570,21 +551,12 @@ test_cert_rep_pending_empty_content(void)
 static void
 test_cert_rep_pending_no_content(void)
 {
-	const ScepCmsTestPki *pki = scep_cms_test_pki();
 	g_auto(Ctx) ctx;
 	g_autoptr(GBytes) reply = NULL;
 	g_autoptr(ScepCertRep) rep = NULL;
 
 	ctx_init(&ctx);
-	reply = test_cert_rep(pki->ra_cert,
-			      pki->ra_key,
-			      "--transaction-id",
-			      TEST_TID,
-			      "--recipient-nonce",
-			      TEST_NONCE,
-			      "--status",
-			      "3",
-			      NULL);
+	reply = test_ra_cert_rep("--status", "3", NULL);
 	rep = test_parse_ok(&ctx, reply);
 	g_assert_cmpint(scep_cert_rep_get_status(rep), ==, SCEP_PKI_STATUS_PENDING);
 }
@@ -593,7 +565,6 @@ static void
 test_cert_rep_failure(gconstpointer data)
 {
 	guint fail_info = GPOINTER_TO_UINT(data);
-	const ScepCmsTestPki *pki = scep_cms_test_pki();
 	g_auto(Ctx) ctx;
 	g_autofree gchar *fail_info_text = g_strdup_printf("%u", fail_info);
 	g_autoptr(GBytes) reply = NULL;
@@ -605,17 +576,7 @@ test_cert_rep_failure(gconstpointer data)
 	};
 
 	ctx_init(&ctx);
-	reply = test_cert_rep(pki->ra_cert,
-			      pki->ra_key,
-			      "--transaction-id",
-			      TEST_TID,
-			      "--recipient-nonce",
-			      TEST_NONCE,
-			      "--status",
-			      "2",
-			      "--fail-info",
-			      fail_info_text,
-			      NULL);
+	reply = test_ra_cert_rep("--status", "2", "--fail-info", fail_info_text, NULL);
 	rep = test_parse_ok(&ctx, reply);
 	g_assert_cmpint(scep_cert_rep_get_status(rep), ==, SCEP_PKI_STATUS_FAILURE);
 	g_assert_true(scep_cert_rep_get_fail_info(rep, &got));
@@ -629,7 +590,6 @@ test_cert_rep_failure(gconstpointer data)
 static void
 test_cert_rep_failure_unknown_number(void)
 {
-	const ScepCmsTestPki *pki = scep_cms_test_pki();
 	g_auto(Ctx) ctx;
 	g_autoptr(GBytes) reply = NULL;
 	g_autoptr(ScepCertRep) rep = NULL;
@@ -637,18 +597,7 @@ test_cert_rep_failure_unknown_number(void)
 	guint got = 0;
 
 	ctx_init(&ctx);
-	reply = test_cert_rep(pki->ra_cert,
-			      pki->ra_key,
-			      "--transaction-id",
-			      TEST_TID,
-			      "--recipient-nonce",
-			      TEST_NONCE,
-			      "--status",
-			      "2",
-			      "--fail-info",
-			      "14606",
-			      "--empty-content",
-			      NULL);
+	reply = test_ra_cert_rep("--status", "2", "--fail-info", "14606", "--empty-content", NULL);
 	rep = test_parse_ok(&ctx, reply);
 	g_assert_true(scep_cert_rep_get_fail_info(rep, &got));
 	g_assert_cmpuint(got, ==, 14606);
@@ -660,26 +609,19 @@ test_cert_rep_failure_unknown_number(void)
 static void
 test_cert_rep_failure_text(void)
 {
-	const ScepCmsTestPki *pki = scep_cms_test_pki();
 	g_auto(Ctx) ctx;
 	g_autoptr(GBytes) reply = NULL;
 	g_autoptr(ScepCertRep) rep = NULL;
 	g_autofree gchar *described = NULL;
 
 	ctx_init(&ctx);
-	reply = test_cert_rep(pki->ra_cert,
-			      pki->ra_key,
-			      "--transaction-id",
-			      TEST_TID,
-			      "--recipient-nonce",
-			      TEST_NONCE,
-			      "--status",
-			      "2",
-			      "--fail-info",
-			      "2",
-			      "--fail-info-text",
-			      "challenge password expired",
-			      NULL);
+	reply = test_ra_cert_rep("--status",
+				 "2",
+				 "--fail-info",
+				 "2",
+				 "--fail-info-text",
+				 "challenge password expired",
+				 NULL);
 	rep = test_parse_ok(&ctx, reply);
 	g_assert_cmpstr(scep_cert_rep_get_fail_info_text(rep), ==, "challenge password expired");
 	described = scep_cert_rep_describe_failure(rep);
@@ -692,22 +634,12 @@ test_cert_rep_failure_text(void)
 static void
 test_cert_rep_no_sender_nonce(void)
 {
-	const ScepCmsTestPki *pki = scep_cms_test_pki();
 	g_auto(Ctx) ctx;
 	g_autoptr(GBytes) reply = NULL;
 	g_autoptr(ScepCertRep) rep = NULL;
 
 	ctx_init(&ctx);
-	reply = test_cert_rep(pki->ra_cert,
-			      pki->ra_key,
-			      "--transaction-id",
-			      TEST_TID,
-			      "--recipient-nonce",
-			      TEST_NONCE,
-			      "--status",
-			      "3",
-			      "--no-sender-nonce",
-			      NULL);
+	reply = test_ra_cert_rep("--status", "3", "--no-sender-nonce", NULL);
 	rep = test_parse_ok(&ctx, reply);
 	g_assert_null(scep_cert_rep_get_sender_nonce(rep));
 }
@@ -715,7 +647,6 @@ test_cert_rep_no_sender_nonce(void)
 static void
 test_cert_rep_sender_nonce(void)
 {
-	const ScepCmsTestPki *pki = scep_cms_test_pki();
 	g_auto(Ctx) ctx;
 	g_autoptr(GBytes) reply = NULL;
 	g_autoptr(ScepCertRep) rep = NULL;
@@ -723,17 +654,8 @@ test_cert_rep_sender_nonce(void)
 					   0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef };
 
 	ctx_init(&ctx);
-	reply = test_cert_rep(pki->ra_cert,
-			      pki->ra_key,
-			      "--transaction-id",
-			      TEST_TID,
-			      "--recipient-nonce",
-			      TEST_NONCE,
-			      "--status",
-			      "3",
-			      "--sender-nonce",
-			      "fedcba98765432100123456789abcdef",
-			      NULL);
+	reply = test_ra_cert_rep(
+	    "--status", "3", "--sender-nonce", "fedcba98765432100123456789abcdef", NULL);
 	rep = test_parse_ok(&ctx, reply);
 	g_assert_cmpmem(scep_cert_rep_get_sender_nonce(rep), SCEP_NONCE_SIZE, expected, 16);
 }
@@ -741,37 +663,14 @@ test_cert_rep_sender_nonce(void)
 /* ---- hostile replies: each its own clear error ---- */
 
 static void
-test_expect_bad(Ctx *ctx, GBytes *reply, const gchar *fragment)
-{
-	g_autoptr(GError) error = NULL;
-	g_autoptr(ScepCertRep) rep = scep_cert_rep_parse(reply, &ctx->expect, &error);
-	g_assert_null(rep);
-	g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_BAD_RESPONSE);
-	if (strstr(error->message, fragment) == NULL)
-		g_test_message("expected '%s' in: %s", fragment, error->message);
-	g_assert_nonnull(strstr(error->message, fragment));
-}
-
-static void
 test_hostile_flipped_signature(void)
 {
-	const ScepCmsTestPki *pki = scep_cms_test_pki();
 	g_auto(Ctx) ctx;
 	g_autoptr(GBytes) reply = NULL;
 	g_autoptr(GBytes) broken = NULL;
 
 	ctx_init(&ctx);
-	reply = test_cert_rep(pki->ra_cert,
-			      pki->ra_key,
-			      "--transaction-id",
-			      TEST_TID,
-			      "--recipient-nonce",
-			      TEST_NONCE,
-			      "--status",
-			      "2",
-			      "--fail-info",
-			      "2",
-			      NULL);
+	reply = test_ra_cert_rep("--status", "2", "--fail-info", "2", NULL);
 	broken = scep_cms_test_flip(reply, g_bytes_get_size(reply) - 3);
 	test_expect_bad(&ctx, broken, "CertRep signature: the signature by 'CN=Test RA,O=Test'");
 }
@@ -788,15 +687,7 @@ test_hostile_flipped_content(void)
 	gssize at;
 
 	ctx_init(&ctx);
-	reply = test_cert_rep(pki->ra_cert,
-			      pki->ra_key,
-			      "--transaction-id",
-			      TEST_TID,
-			      "--recipient-nonce",
-			      TEST_NONCE,
-			      "--content",
-			      envelope_path,
-			      NULL);
+	reply = test_ra_cert_rep("--content", envelope_path, NULL);
 	at = scep_cms_test_find(reply, envelope);
 	g_assert_cmpint(at, >, 0);
 	broken = scep_cms_test_flip(reply, (gsize)at + g_bytes_get_size(envelope) - 20);
@@ -814,9 +705,7 @@ test_hostile_wrong_signer(void)
 	/* a valid signature by a certificate with the RA's name, embedded in the reply */
 	reply = test_cert_rep(pki->other_cert,
 			      pki->other_key,
-			      "--transaction-id",
 			      TEST_TID,
-			      "--recipient-nonce",
 			      TEST_NONCE,
 			      "--status",
 			      "3",
@@ -835,9 +724,7 @@ test_hostile_wrong_nonce(void)
 	ctx_init(&ctx);
 	reply = test_cert_rep(pki->ra_cert,
 			      pki->ra_key,
-			      "--transaction-id",
 			      TEST_TID,
-			      "--recipient-nonce",
 			      "00112233445566778899aabbccddeefe",
 			      "--status",
 			      "3",
@@ -853,8 +740,7 @@ test_hostile_missing_nonce(void)
 	g_autoptr(GBytes) reply = NULL;
 
 	ctx_init(&ctx);
-	reply = test_cert_rep(
-	    pki->ra_cert, pki->ra_key, "--transaction-id", TEST_TID, "--status", "3", NULL);
+	reply = test_cert_rep(pki->ra_cert, pki->ra_key, TEST_TID, NULL, "--status", "3", NULL);
 	test_expect_bad(&ctx, reply, "has no recipientNonce");
 }
 
@@ -866,57 +752,30 @@ test_hostile_wrong_transaction_id(void)
 	g_autoptr(GBytes) reply = NULL;
 
 	ctx_init(&ctx);
-	reply = test_cert_rep(pki->ra_cert,
-			      pki->ra_key,
-			      "--transaction-id",
-			      "someone-else",
-			      "--recipient-nonce",
-			      TEST_NONCE,
-			      "--status",
-			      "3",
-			      NULL);
+	reply = test_cert_rep(
+	    pki->ra_cert, pki->ra_key, "someone-else", TEST_NONCE, "--status", "3", NULL);
 	test_expect_bad(&ctx, reply, "is for transaction 'someone-else', not ours");
 }
 
 static void
 test_hostile_wrong_message_type(void)
 {
-	const ScepCmsTestPki *pki = scep_cms_test_pki();
 	g_auto(Ctx) ctx;
 	g_autoptr(GBytes) reply = NULL;
 
 	ctx_init(&ctx);
-	reply = test_cert_rep(pki->ra_cert,
-			      pki->ra_key,
-			      "--transaction-id",
-			      TEST_TID,
-			      "--recipient-nonce",
-			      TEST_NONCE,
-			      "--status",
-			      "3",
-			      "--message-type",
-			      "19",
-			      NULL);
+	reply = test_ra_cert_rep("--status", "3", "--message-type", "19", NULL);
 	test_expect_bad(&ctx, reply, "messageType '19', not CertRep (3)");
 }
 
 static void
 test_hostile_bad_status(void)
 {
-	const ScepCmsTestPki *pki = scep_cms_test_pki();
 	g_auto(Ctx) ctx;
 	g_autoptr(GBytes) reply = NULL;
 
 	ctx_init(&ctx);
-	reply = test_cert_rep(pki->ra_cert,
-			      pki->ra_key,
-			      "--transaction-id",
-			      TEST_TID,
-			      "--recipient-nonce",
-			      TEST_NONCE,
-			      "--status",
-			      "1",
-			      NULL);
+	reply = test_ra_cert_rep("--status", "1", NULL);
 	test_expect_bad(&ctx, reply, "pkiStatus '1', not 0, 2 or 3");
 }
 
@@ -930,15 +789,7 @@ test_hostile_truncated(void)
 	gsize len;
 
 	ctx_init(&ctx);
-	reply = test_cert_rep(pki->ra_cert,
-			      pki->ra_key,
-			      "--transaction-id",
-			      TEST_TID,
-			      "--recipient-nonce",
-			      TEST_NONCE,
-			      "--content",
-			      envelope,
-			      NULL);
+	reply = test_ra_cert_rep("--content", envelope, NULL);
 	len = g_bytes_get_size(reply);
 	for (gsize cut = 0; cut < len; cut += (cut < 40 ? 1 : 23)) {
 		g_autoptr(GBytes) part = g_bytes_new_from_bytes(reply, 0, cut);
@@ -1013,10 +864,9 @@ test_vector_parse(GBytes *der,
 static void
 test_vector_libscep_success(void)
 {
-	g_autofree gchar *creds = g_test_build_filename(
-	    G_TEST_DIST, "data", "vectors", "libscep-test-credentials.pem", NULL);
-	g_autoptr(GBytes) pem = scep_cms_test_read_vector("libscep-extserver-certrep-success.pem");
-	g_autoptr(GBytes) der = scep_cms_test_pem_to_der(pem, "PKCS7");
+	g_autofree gchar *creds = scep_cms_test_vector_path("libscep-test-credentials.pem");
+	g_autoptr(GBytes) der =
+	    scep_cms_test_read_vector_pem("libscep-extserver-certrep-success.pem", "PKCS7");
 	g_auto(gnutls_x509_crt_t) ca = scep_cms_test_load_cert_nth(creds, 0);
 	g_auto(gnutls_x509_crt_t) client = scep_cms_test_load_cert_nth(creds, 1);
 	g_auto(gnutls_privkey_t) key = scep_cms_test_load_key(creds);
@@ -1041,10 +891,9 @@ test_vector_libscep_success(void)
 static void
 test_vector_libscep_pending(void)
 {
-	g_autofree gchar *creds = g_test_build_filename(
-	    G_TEST_DIST, "data", "vectors", "libscep-test-credentials.pem", NULL);
-	g_autoptr(GBytes) pem = scep_cms_test_read_vector("libscep-extserver-certrep-pending.pem");
-	g_autoptr(GBytes) der = scep_cms_test_pem_to_der(pem, "PKCS7");
+	g_autofree gchar *creds = scep_cms_test_vector_path("libscep-test-credentials.pem");
+	g_autoptr(GBytes) der =
+	    scep_cms_test_read_vector_pem("libscep-extserver-certrep-pending.pem", "PKCS7");
 	g_auto(gnutls_x509_crt_t) ca = scep_cms_test_load_cert_nth(creds, 0);
 	g_autoptr(ScepCertRep) rep = NULL;
 	g_autoptr(GError) error = NULL;
@@ -1058,10 +907,9 @@ test_vector_libscep_pending(void)
 static void
 test_vector_libscep_failure(void)
 {
-	g_autofree gchar *creds = g_test_build_filename(
-	    G_TEST_DIST, "data", "vectors", "libscep-test-credentials.pem", NULL);
-	g_autoptr(GBytes) pem = scep_cms_test_read_vector("libscep-extserver-certrep-failure.pem");
-	g_autoptr(GBytes) der = scep_cms_test_pem_to_der(pem, "PKCS7");
+	g_autofree gchar *creds = scep_cms_test_vector_path("libscep-test-credentials.pem");
+	g_autoptr(GBytes) der =
+	    scep_cms_test_read_vector_pem("libscep-extserver-certrep-failure.pem", "PKCS7");
 	g_auto(gnutls_x509_crt_t) ca = scep_cms_test_load_cert_nth(creds, 0);
 	g_autoptr(ScepCertRep) rep = NULL;
 	g_autoptr(GError) error = NULL;
@@ -1081,10 +929,8 @@ test_vector_libscep_failure(void)
 static void
 test_vector_nii_success(void)
 {
-	g_autofree gchar *ca_path =
-	    g_test_build_filename(G_TEST_DIST, "data", "vectors", "nii-ca.der", NULL);
 	g_autoptr(GBytes) der = scep_cms_test_read_vector("nii-certrep-success.der");
-	g_auto(gnutls_x509_crt_t) ca = scep_cms_test_load_cert(ca_path);
+	g_auto(gnutls_x509_crt_t) ca = scep_cms_test_load_vector_cert("nii-ca.der");
 	const ScepCmsTestPki *pki = scep_cms_test_pki();
 	g_auto(gnutls_privkey_t) wrong_key = scep_cms_test_load_key(pki->client_key);
 	g_autoptr(ScepCertRep) rep = NULL;
@@ -1100,11 +946,10 @@ test_vector_nii_success(void)
 static void
 test_vector_ndes_oaep(void)
 {
-	g_autofree gchar *ra_path = g_test_build_filename(
-	    G_TEST_DIST, "data", "vectors", "ndes-certprov-ra-signing.pem", NULL);
 	g_autoptr(GBytes) der =
 	    scep_cms_test_read_vector("ndes-certprov-certrep-success-nocerts.der");
-	g_auto(gnutls_x509_crt_t) ra = scep_cms_test_load_cert(ra_path);
+	g_auto(gnutls_x509_crt_t) ra =
+	    scep_cms_test_load_vector_cert("ndes-certprov-ra-signing.pem");
 	const ScepCmsTestPki *pki = scep_cms_test_pki();
 	g_auto(gnutls_privkey_t) wrong_key = scep_cms_test_load_key(pki->client_key);
 	g_autoptr(ScepCertRep) rep = NULL;
@@ -1119,11 +964,9 @@ test_vector_ndes_oaep(void)
 static void
 test_vector_bt_unknown_signer(void)
 {
-	g_autofree gchar *ca_path =
-	    g_test_build_filename(G_TEST_DIST, "data", "vectors", "nii-ca.der", NULL);
 	g_autoptr(GBytes) der =
 	    scep_cms_test_read_vector("bt-certrep-failure-failinfo14606-ber.der");
-	g_auto(gnutls_x509_crt_t) unrelated = scep_cms_test_load_cert(ca_path);
+	g_auto(gnutls_x509_crt_t) unrelated = scep_cms_test_load_vector_cert("nii-ca.der");
 	g_autoptr(ScepSignedData) sd = NULL;
 	g_autoptr(ScepCertRep) rep = NULL;
 	g_autoptr(GError) error = NULL;

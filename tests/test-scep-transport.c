@@ -130,15 +130,19 @@ fixture_scep_cb(SoupServer *server,
 	}
 }
 
+/* answers with a redirect to @target, keeping the query */
 static void
-fixture_redirect(SoupServerMessage *msg, guint status, const gchar *location)
+fixture_redirect(SoupServerMessage *msg, guint status, const gchar *target)
 {
+	g_autofree gchar *location =
+	    g_strdup_printf("%s?%s", target, g_uri_get_query(soup_server_message_get_uri(msg)));
+
 	soup_server_message_set_status(msg, status, NULL);
 	soup_message_headers_replace(
 	    soup_server_message_get_response_headers(msg), "Location", location);
 }
 
-/* /moved: relative redirect to /scep, keeping the query */
+/* /moved: relative redirect to /scep */
 static void
 fixture_moved_cb(SoupServer *server,
 		 SoupServerMessage *msg,
@@ -146,10 +150,7 @@ fixture_moved_cb(SoupServer *server,
 		 GHashTable *query,
 		 gpointer user_data)
 {
-	g_autofree gchar *location =
-	    g_strdup_printf("/scep?%s", g_uri_get_query(soup_server_message_get_uri(msg)));
-
-	fixture_redirect(msg, SOUP_STATUS_FOUND, location);
+	fixture_redirect(msg, SOUP_STATUS_FOUND, "/scep");
 }
 
 /* /temporary: 307 to /scep, which repeats a POST with its body */
@@ -160,10 +161,7 @@ fixture_temporary_cb(SoupServer *server,
 		     GHashTable *query,
 		     gpointer user_data)
 {
-	g_autofree gchar *location =
-	    g_strdup_printf("/scep?%s", g_uri_get_query(soup_server_message_get_uri(msg)));
-
-	fixture_redirect(msg, SOUP_STATUS_TEMPORARY_REDIRECT, location);
+	fixture_redirect(msg, SOUP_STATUS_TEMPORARY_REDIRECT, "/scep");
 }
 
 /* /loop: redirects to itself forever */
@@ -175,11 +173,9 @@ fixture_loop_cb(SoupServer *server,
 		gpointer user_data)
 {
 	Fixture *f = user_data;
-	g_autofree gchar *location =
-	    g_strdup_printf("/loop?%s", g_uri_get_query(soup_server_message_get_uri(msg)));
 
 	f->loop_requests++;
-	fixture_redirect(msg, SOUP_STATUS_MOVED_PERMANENTLY, location);
+	fixture_redirect(msg, SOUP_STATUS_MOVED_PERMANENTLY, "/loop");
 }
 
 /* /to-http on the https server: downgrade to the plain http server */
@@ -191,10 +187,9 @@ fixture_to_http_cb(SoupServer *server,
 		   gpointer user_data)
 {
 	Fixture *f = user_data;
-	g_autofree gchar *location = g_strdup_printf(
-	    "%s/scep?%s", f->base, g_uri_get_query(soup_server_message_get_uri(msg)));
+	g_autofree gchar *target = g_strconcat(f->base, "/scep", NULL);
 
-	fixture_redirect(msg, SOUP_STATUS_FOUND, location);
+	fixture_redirect(msg, SOUP_STATUS_FOUND, target);
 }
 
 /* /slow: never answers */
@@ -542,6 +537,27 @@ fixture_awkward_message(void)
 	return g_bytes_new_static(data, sizeof(data));
 }
 
+/* a POST PKIOperation of a message the test does not look at again */
+static ScepTransportReply *
+fixture_post(Fixture *f, ScepTransport *transport, GError **error)
+{
+	g_autoptr(GBytes) message = fixture_awkward_message();
+
+	return fixture_pki_operation(f, transport, message, SCEP_TRANSPORT_PKI_FLAGS_POST, error);
+}
+
+/* trust only the test CA of tests/data/tls, which issued the https server's certificate */
+static void
+fixture_pin_test_ca(ScepTransport *transport)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *ca_file =
+	    g_test_build_filename(G_TEST_DIST, "data", "tls", "ca.pem", NULL);
+
+	g_assert_true(scep_transport_set_ca_file(transport, ca_file, &error));
+	g_assert_no_error(error);
+}
+
 static void
 test_new_rejects_bad_urls(void)
 {
@@ -813,10 +829,9 @@ test_pki_wrong_content_type(Fixture *f, gconstpointer data)
 	g_autoptr(ScepTransport) transport = fixture_transport(f, f->base, "/scep");
 	g_autoptr(GError) error = NULL;
 	g_autoptr(ScepTransportReply) reply = NULL;
-	g_autoptr(GBytes) message = fixture_awkward_message();
 
 	fixture_set_reply(f, SOUP_STATUS_OK, "text/plain", "not a CertRep");
-	reply = fixture_pki_operation(f, transport, message, SCEP_TRANSPORT_PKI_FLAGS_POST, &error);
+	reply = fixture_post(f, transport, &error);
 	g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_BAD_RESPONSE);
 	assert_error_mentions(error, "content type text/plain");
 	g_assert_null(reply);
@@ -828,10 +843,9 @@ test_pki_empty_reply(Fixture *f, gconstpointer data)
 	g_autoptr(ScepTransport) transport = fixture_transport(f, f->base, "/scep");
 	g_autoptr(GError) error = NULL;
 	g_autoptr(ScepTransportReply) reply = NULL;
-	g_autoptr(GBytes) message = fixture_awkward_message();
 
 	fixture_set_reply(f, SOUP_STATUS_OK, "application/x-pki-message", NULL);
-	reply = fixture_pki_operation(f, transport, message, SCEP_TRANSPORT_PKI_FLAGS_POST, &error);
+	reply = fixture_post(f, transport, &error);
 	g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_BAD_RESPONSE);
 	assert_error_mentions(error, "empty reply");
 }
@@ -842,13 +856,12 @@ test_status_500_with_body(Fixture *f, gconstpointer data)
 	g_autoptr(ScepTransport) transport = fixture_transport(f, f->base, "/scep");
 	g_autoptr(GError) error = NULL;
 	g_autoptr(ScepTransportReply) reply = NULL;
-	g_autoptr(GBytes) message = fixture_awkward_message();
 
 	fixture_set_reply(f,
 			  SOUP_STATUS_INTERNAL_SERVER_ERROR,
 			  "text/plain; charset=utf-8",
 			  "operation not implemented\n");
-	reply = fixture_pki_operation(f, transport, message, SCEP_TRANSPORT_PKI_FLAGS_POST, &error);
+	reply = fixture_post(f, transport, &error);
 	g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_HTTP_STATUS);
 	assert_error_mentions(error, "HTTP 500 Internal Server Error");
 	assert_error_mentions(error, ": operation not implemented");
@@ -974,11 +987,8 @@ test_redirect_scheme_change_refused(Fixture *f, gconstpointer data)
 	g_autoptr(ScepTransport) transport = fixture_transport(f, f->tls_base, "/to-http");
 	g_autoptr(GError) error = NULL;
 	g_autoptr(ScepTransportReply) reply = NULL;
-	g_autofree gchar *ca_file =
-	    g_test_build_filename(G_TEST_DIST, "data", "tls", "ca.pem", NULL);
 
-	g_assert_true(scep_transport_set_ca_file(transport, ca_file, &error));
-	g_assert_no_error(error);
+	fixture_pin_test_ca(transport);
 	fixture_set_reply(f, SOUP_STATUS_OK, "application/x-x509-ca-cert", "cert");
 	reply = fixture_get_ca_cert(f, transport, &error);
 	g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_HTTP_STATUS);
@@ -1006,10 +1016,9 @@ test_limit_streamed_body(Fixture *f, gconstpointer data)
 	g_autoptr(ScepTransport) transport = fixture_transport(f, f->base, "/big");
 	g_autoptr(GError) error = NULL;
 	g_autoptr(ScepTransportReply) reply = NULL;
-	g_autoptr(GBytes) message = fixture_awkward_message();
 
 	g_assert_cmpuint(scep_transport_get_max_response_size(transport), ==, 1024 * 1024);
-	reply = fixture_pki_operation(f, transport, message, SCEP_TRANSPORT_PKI_FLAGS_POST, &error);
+	reply = fixture_post(f, transport, &error);
 	g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_BAD_RESPONSE);
 	assert_error_mentions(error, "larger than the limit of 1048576 bytes");
 	/* the client gave up while the server was still sending: it never had the whole body */
@@ -1024,9 +1033,8 @@ test_limit_content_length(Fixture *f, gconstpointer data)
 	g_autoptr(ScepTransport) transport = fixture_transport(f, f->base, "/big-length");
 	g_autoptr(GError) error = NULL;
 	g_autoptr(ScepTransportReply) reply = NULL;
-	g_autoptr(GBytes) message = fixture_awkward_message();
 
-	reply = fixture_pki_operation(f, transport, message, SCEP_TRANSPORT_PKI_FLAGS_POST, &error);
+	reply = fixture_post(f, transport, &error);
 	g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_BAD_RESPONSE);
 	assert_error_mentions(error, "(10485760 bytes) is larger than the limit");
 	/* refused on the headers: at most the first chunks were ever produced */
@@ -1087,10 +1095,9 @@ test_timeout_total_during_body(Fixture *f, gconstpointer data)
 	g_autoptr(ScepTransport) transport = fixture_transport(f, f->base, "/slow-body");
 	g_autoptr(GError) error = NULL;
 	g_autoptr(ScepTransportReply) reply = NULL;
-	g_autoptr(GBytes) message = fixture_awkward_message();
 
 	scep_transport_set_timeout(transport, 1);
-	reply = fixture_pki_operation(f, transport, message, SCEP_TRANSPORT_PKI_FLAGS_POST, &error);
+	reply = fixture_post(f, transport, &error);
 	g_assert_error(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_TIMEOUT);
 	assert_error_mentions(error, "no complete reply");
 }
@@ -1195,11 +1202,8 @@ test_https_pinned_ca(Fixture *f, gconstpointer data)
 	g_autoptr(ScepTransport) transport = fixture_transport(f, f->tls_base, "/scep");
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *caps = NULL;
-	g_autofree gchar *ca_file =
-	    g_test_build_filename(G_TEST_DIST, "data", "tls", "ca.pem", NULL);
 
-	g_assert_true(scep_transport_set_ca_file(transport, ca_file, &error));
-	g_assert_no_error(error);
+	fixture_pin_test_ca(transport);
 	fixture_set_reply(f, SOUP_STATUS_OK, "text/plain", "SCEPStandard");
 	caps = fixture_get_caps(f, transport, &error);
 	g_assert_no_error(error);

@@ -1,13 +1,14 @@
 #include "config.h"
 
 #include <gio/gio.h>
-#include <glib/gstdio.h>
 #include <libsecret/secret.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 
+#include "scep-secret-store-test-util.h"
 #include "scep-secret-store.h"
+#include "scep-test-util.h"
 
 /* The libsecret backend against a real Secret Service: gnome-keyring-daemon on a private
  * session bus. Run as `dbus-run-session -- test-secret-libsecret`; the program starts
@@ -18,188 +19,52 @@
 #define PLAIN  "K3yring-S3cret"
 #define PLAIN2 "K3yring-Other"
 
-static void
-keyring_rm_rf(const gchar *path)
-{
-	GDir *dir;
-	const gchar *name;
-	if (!g_file_test(path, G_FILE_TEST_IS_DIR) || g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-		g_unlink(path);
-		return;
-	}
-	dir = g_dir_open(path, 0, NULL);
-	if (dir != NULL) {
-		while ((name = g_dir_read_name(dir)) != NULL) {
-			g_autofree gchar *child = g_build_filename(path, name, NULL);
-			keyring_rm_rf(child);
-		}
-		g_dir_close(dir);
-	}
-	g_rmdir(path);
-}
-
-/* ---- running the async API to completion ---- */
-
-static void
-keyring_result_cb(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-	GAsyncResult **out = user_data;
-	*out = g_object_ref(result);
-	g_main_context_wakeup(NULL);
-}
-
-static GAsyncResult *
-keyring_wait(GAsyncResult **slot)
-{
-	while (*slot == NULL)
-		g_main_context_iteration(NULL, TRUE);
-	return *slot;
-}
-
-static gchar *
-keyring_lookup(ScepSecretStore *store, const gchar *instance, const gchar *name, GError **error)
-{
-	g_autoptr(GAsyncResult) result = NULL;
-	scep_secret_store_lookup_async(store, instance, name, NULL, keyring_result_cb, &result);
-	return scep_secret_store_lookup_finish(store, keyring_wait(&result), error);
-}
-
-static gboolean
-keyring_store(ScepSecretStore *store,
-	      const gchar *instance,
-	      const gchar *name,
-	      const gchar *secret,
-	      GError **error)
-{
-	g_autoptr(GAsyncResult) result = NULL;
-	scep_secret_store_store_async(
-	    store, instance, name, secret, NULL, keyring_result_cb, &result);
-	return scep_secret_store_store_finish(store, keyring_wait(&result), error);
-}
-
-static gboolean
-keyring_clear(ScepSecretStore *store, const gchar *instance, const gchar *name, GError **error)
-{
-	g_autoptr(GAsyncResult) result = NULL;
-	scep_secret_store_clear_async(store, instance, name, NULL, keyring_result_cb, &result);
-	return scep_secret_store_clear_finish(store, keyring_wait(&result), error);
-}
-
-/* g_test_expect_message() does not see G_LOG_USE_STRUCTURED messages in GLib 2.74: the
- * messages logged are captured by this writer instead */
-static GPtrArray *captured_messages;
-
-static GLogWriterOutput
-keyring_capture_writer(GLogLevelFlags level,
-		       const GLogField *fields,
-		       gsize n_fields,
-		       gpointer user_data)
-{
-	const gchar *message = NULL;
-	for (gsize i = 0; i < n_fields; i++) {
-		if (g_str_equal(fields[i].key, "MESSAGE") && fields[i].length < 0)
-			message = fields[i].value;
-	}
-	if ((level & G_LOG_LEVEL_MESSAGE) != 0 && message != NULL && captured_messages != NULL)
-		g_ptr_array_add(captured_messages, g_strdup(message));
-	return g_log_writer_default(level, fields, n_fields, user_data);
-}
-
-static void
-keyring_capture_start(void)
-{
-	g_clear_pointer(&captured_messages, g_ptr_array_unref);
-	captured_messages = g_ptr_array_new_with_free_func(g_free);
-}
-
-/* exactly one message was logged since keyring_capture_start(), and it matches @pattern */
-static void
-keyring_capture_assert(const gchar *pattern)
-{
-	g_assert_nonnull(captured_messages);
-	g_assert_cmpuint(captured_messages->len, ==, 1);
-	g_test_message("logged '%s', expected '%s'",
-		       (const gchar *)g_ptr_array_index(captured_messages, 0),
-		       pattern);
-	g_assert_true(g_pattern_match_simple(pattern, g_ptr_array_index(captured_messages, 0)));
-	g_clear_pointer(&captured_messages, g_ptr_array_unref);
-}
-
 /* ---- tests (each on its own instance name: one keyring serves them all) ---- */
 
 static void
 test_keyring_store_lookup(void)
 {
 	g_autoptr(ScepSecretStore) store = scep_secret_store_libsecret_new();
-	g_autoptr(GError) error = NULL;
-	gchar *found;
 	g_assert_cmpstr(scep_secret_store_get_backend_name(store), ==, "libsecret");
-	g_assert_true(keyring_store(store, "cert0", "ndes-password", PLAIN, &error));
-	g_assert_no_error(error);
-	found = keyring_lookup(store, "cert0", "ndes-password", &error);
-	g_assert_no_error(error);
-	g_assert_cmpstr(found, ==, PLAIN);
-	scep_secret_free(found);
+	scep_secret_store_test_assert_store(store, "cert0", "ndes-password", PLAIN);
+	scep_secret_store_test_assert_found(store, "cert0", "ndes-password", PLAIN);
 }
 
 static void
 test_keyring_lookup_missing(void)
 {
 	g_autoptr(ScepSecretStore) store = scep_secret_store_libsecret_new();
-	g_autoptr(GError) error = NULL;
-	gchar *found = keyring_lookup(store, "cert1", "ndes-password", &error);
-	g_assert_error(error, SCEP_SECRET_STORE_ERROR, SCEP_SECRET_STORE_ERROR_NOT_FOUND);
-	g_assert_null(found);
+	scep_secret_store_test_assert_not_found(store, "cert1", "ndes-password");
 }
 
 static void
 test_keyring_clear(void)
 {
 	g_autoptr(ScepSecretStore) store = scep_secret_store_libsecret_new();
-	g_autoptr(GError) error = NULL;
-	gchar *found;
-	g_assert_true(keyring_store(store, "cert2", "challenge", PLAIN, &error));
-	g_assert_true(keyring_clear(store, "cert2", "challenge", &error));
-	g_assert_no_error(error);
-	found = keyring_lookup(store, "cert2", "challenge", &error);
-	g_assert_error(error, SCEP_SECRET_STORE_ERROR, SCEP_SECRET_STORE_ERROR_NOT_FOUND);
-	g_assert_null(found);
-	g_clear_error(&error);
+	scep_secret_store_test_assert_store(store, "cert2", "challenge", PLAIN);
+	scep_secret_store_test_assert_clear(store, "cert2", "challenge");
+	scep_secret_store_test_assert_not_found(store, "cert2", "challenge");
 	/* clearing again is no error */
-	g_assert_true(keyring_clear(store, "cert2", "challenge", &error));
-	g_assert_no_error(error);
+	scep_secret_store_test_assert_clear(store, "cert2", "challenge");
 }
 
 static void
 test_keyring_replace(void)
 {
 	g_autoptr(ScepSecretStore) store = scep_secret_store_libsecret_new();
-	g_autoptr(GError) error = NULL;
-	gchar *found;
-	g_assert_true(keyring_store(store, "cert3", "challenge", PLAIN, &error));
-	g_assert_true(keyring_store(store, "cert3", "challenge", PLAIN2, &error));
-	g_assert_no_error(error);
-	found = keyring_lookup(store, "cert3", "challenge", &error);
-	g_assert_no_error(error);
-	g_assert_cmpstr(found, ==, PLAIN2);
-	scep_secret_free(found);
+	scep_secret_store_test_assert_store(store, "cert3", "challenge", PLAIN);
+	scep_secret_store_test_assert_store(store, "cert3", "challenge", PLAIN2);
+	scep_secret_store_test_assert_found(store, "cert3", "challenge", PLAIN2);
 }
 
 static void
 test_keyring_keyed_by_instance_and_name(void)
 {
 	g_autoptr(ScepSecretStore) store = scep_secret_store_libsecret_new();
-	g_autoptr(GError) error = NULL;
-	gchar *found;
-	g_assert_true(keyring_store(store, "cert4", "challenge", PLAIN, &error));
-	g_assert_true(keyring_store(store, "cert5", "challenge", PLAIN2, &error));
-	g_assert_no_error(error);
-	found = keyring_lookup(store, "cert4", "challenge", &error);
-	g_assert_cmpstr(found, ==, PLAIN);
-	scep_secret_free(found);
-	found = keyring_lookup(store, "cert4", "ndes-password", &error);
-	g_assert_error(error, SCEP_SECRET_STORE_ERROR, SCEP_SECRET_STORE_ERROR_NOT_FOUND);
-	g_assert_null(found);
+	scep_secret_store_test_assert_store(store, "cert4", "challenge", PLAIN);
+	scep_secret_store_test_assert_store(store, "cert5", "challenge", PLAIN2);
+	scep_secret_store_test_assert_found(store, "cert4", "challenge", PLAIN);
+	scep_secret_store_test_assert_not_found(store, "cert4", "ndes-password");
 }
 
 static void
@@ -218,8 +83,7 @@ test_keyring_schema(void)
 	g_autoptr(ScepSecretStore) store = scep_secret_store_libsecret_new();
 	g_autoptr(GError) error = NULL;
 	gchar *found;
-	g_assert_true(keyring_store(store, "cert6", "ndes-password", PLAIN, &error));
-	g_assert_no_error(error);
+	scep_secret_store_test_assert_store(store, "cert6", "ndes-password", PLAIN);
 	found = secret_password_lookup_sync(
 	    &schema, NULL, &error, "instance", "cert6", "name", "ndes-password", NULL);
 	g_assert_no_error(error);
@@ -233,9 +97,9 @@ test_keyring_chosen_automatically(void)
 	g_autoptr(ScepSecretStore) store = NULL;
 	g_autoptr(GError) error = NULL;
 	g_unsetenv(SCEP_SECRET_STORE_BACKEND_ENV);
-	keyring_capture_start();
+	scep_test_capture_messages();
 	store = scep_secret_store_new_default("/nonexistent/state", "/nonexistent/etc", &error);
-	keyring_capture_assert(
+	scep_test_assert_captured_message(
 	    "secret store: libsecret backend (org.freedesktop.secrets has an owner*");
 	g_assert_no_error(error);
 	g_assert_cmpstr(scep_secret_store_get_backend_name(store), ==, "libsecret");
@@ -353,7 +217,7 @@ main(int argc, char **argv)
 	int rc;
 
 	g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
-	g_log_set_writer_func(keyring_capture_writer, NULL, NULL);
+	scep_test_log_init();
 
 	/* missing pieces are failures with the reason, never skips */
 	bus = g_getenv("DBUS_SESSION_BUS_ADDRESS");
@@ -378,7 +242,7 @@ main(int argc, char **argv)
 	if (keyring == NULL) {
 		g_printerr("test-secret-libsecret: cannot start gnome-keyring-daemon: %s\n",
 			   error->message);
-		keyring_rm_rf(home);
+		scep_test_remove_tree(home, NULL);
 		return 1;
 	}
 
@@ -395,6 +259,6 @@ main(int argc, char **argv)
 
 	secret_service_disconnect();
 	keyring_stop(keyring);
-	keyring_rm_rf(home);
+	scep_test_remove_tree(home, NULL);
 	return rc;
 }

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 
 #include "scep-registry.h"
+#include "scep-secret-store-test-util.h"
 #include "scep-secret-store.h"
+#include "scep-test-util.h"
 
 /* ScepSecretStore: the memory and file backends through the interface, what the file backend
  * leaves on disk, and how the backend is chosen. The libsecret backend has its own program
@@ -28,31 +30,9 @@ typedef struct {
 } StoreFixture;
 
 static void
-store_rm_rf(const gchar *path)
-{
-	GDir *dir;
-	const gchar *name;
-	if (!g_file_test(path, G_FILE_TEST_IS_DIR) || g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-		g_unlink(path);
-		return;
-	}
-	dir = g_dir_open(path, 0, NULL);
-	if (dir != NULL) {
-		while ((name = g_dir_read_name(dir)) != NULL) {
-			g_autofree gchar *child = g_build_filename(path, name, NULL);
-			store_rm_rf(child);
-		}
-		g_dir_close(dir);
-	}
-	g_rmdir(path);
-}
-
-static void
 store_fixture_set_up(StoreFixture *fx, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-	fx->dir = g_dir_make_tmp("scep-secret-store-XXXXXX", &error);
-	g_assert_no_error(error);
+	fx->dir = scep_test_make_tmp_dir("scep-secret-store-XXXXXX");
 	fx->path = g_build_filename(fx->dir, "state", "secrets", NULL);
 	fx->key_path = g_build_filename(fx->dir, "etc", ".secret-key", NULL);
 	if (GPOINTER_TO_INT(data) == BACKEND_FILE)
@@ -65,57 +45,10 @@ static void
 store_fixture_tear_down(StoreFixture *fx, gconstpointer data)
 {
 	g_clear_object(&fx->store);
-	store_rm_rf(fx->dir);
+	scep_test_remove_tree(fx->dir, NULL);
 	g_free(fx->dir);
 	g_free(fx->path);
 	g_free(fx->key_path);
-}
-
-/* ---- running the async API to completion ---- */
-
-static void
-store_result_cb(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-	GAsyncResult **out = user_data;
-	*out = g_object_ref(result);
-	g_main_context_wakeup(NULL);
-}
-
-static GAsyncResult *
-store_wait(GAsyncResult **slot)
-{
-	while (*slot == NULL)
-		g_main_context_iteration(NULL, TRUE);
-	return *slot;
-}
-
-static gchar *
-store_lookup(ScepSecretStore *store, const gchar *instance, const gchar *name, GError **error)
-{
-	g_autoptr(GAsyncResult) result = NULL;
-	scep_secret_store_lookup_async(store, instance, name, NULL, store_result_cb, &result);
-	return scep_secret_store_lookup_finish(store, store_wait(&result), error);
-}
-
-static gboolean
-store_store(ScepSecretStore *store,
-	    const gchar *instance,
-	    const gchar *name,
-	    const gchar *secret,
-	    GError **error)
-{
-	g_autoptr(GAsyncResult) result = NULL;
-	scep_secret_store_store_async(
-	    store, instance, name, secret, NULL, store_result_cb, &result);
-	return scep_secret_store_store_finish(store, store_wait(&result), error);
-}
-
-static gboolean
-store_clear(ScepSecretStore *store, const gchar *instance, const gchar *name, GError **error)
-{
-	g_autoptr(GAsyncResult) result = NULL;
-	scep_secret_store_clear_async(store, instance, name, NULL, store_result_cb, &result);
-	return scep_secret_store_clear_finish(store, store_wait(&result), error);
 }
 
 /* ---- every backend ---- */
@@ -123,81 +56,48 @@ store_clear(ScepSecretStore *store, const gchar *instance, const gchar *name, GE
 static void
 test_store_round_trip(StoreFixture *fx, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-	gchar *found;
-	g_assert_true(store_store(fx->store, "cert0", "ndes-password", PLAIN, &error));
-	g_assert_no_error(error);
-	found = store_lookup(fx->store, "cert0", "ndes-password", &error);
-	g_assert_no_error(error);
-	g_assert_cmpstr(found, ==, PLAIN);
-	scep_secret_free(found);
+	scep_secret_store_test_assert_store(fx->store, "cert0", "ndes-password", PLAIN);
+	scep_secret_store_test_assert_found(fx->store, "cert0", "ndes-password", PLAIN);
 }
 
 static void
 test_store_missing(StoreFixture *fx, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-	gchar *found = store_lookup(fx->store, "cert0", "ndes-password", &error);
-	g_assert_error(error, SCEP_SECRET_STORE_ERROR, SCEP_SECRET_STORE_ERROR_NOT_FOUND);
-	g_assert_null(found);
+	scep_secret_store_test_assert_not_found(fx->store, "cert0", "ndes-password");
 }
 
 static void
 test_store_keyed_by_instance_and_name(StoreFixture *fx, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-	gchar *found;
-	g_assert_true(store_store(fx->store, "cert0", "challenge", PLAIN, &error));
-	g_assert_true(store_store(fx->store, "cert1", "challenge", PLAIN2, &error));
-	g_assert_no_error(error);
-	found = store_lookup(fx->store, "cert1", "challenge", &error);
-	g_assert_cmpstr(found, ==, PLAIN2);
-	scep_secret_free(found);
-	found = store_lookup(fx->store, "cert0", "ndes-password", &error);
-	g_assert_error(error, SCEP_SECRET_STORE_ERROR, SCEP_SECRET_STORE_ERROR_NOT_FOUND);
-	g_assert_null(found);
+	scep_secret_store_test_assert_store(fx->store, "cert0", "challenge", PLAIN);
+	scep_secret_store_test_assert_store(fx->store, "cert1", "challenge", PLAIN2);
+	scep_secret_store_test_assert_found(fx->store, "cert1", "challenge", PLAIN2);
+	scep_secret_store_test_assert_not_found(fx->store, "cert0", "ndes-password");
 }
 
 static void
 test_store_replace(StoreFixture *fx, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-	gchar *found;
-	g_assert_true(store_store(fx->store, "cert0", "challenge", PLAIN, &error));
-	g_assert_true(store_store(fx->store, "cert0", "challenge", PLAIN2, &error));
-	g_assert_no_error(error);
-	found = store_lookup(fx->store, "cert0", "challenge", &error);
-	g_assert_no_error(error);
-	g_assert_cmpstr(found, ==, PLAIN2);
-	scep_secret_free(found);
+	scep_secret_store_test_assert_store(fx->store, "cert0", "challenge", PLAIN);
+	scep_secret_store_test_assert_store(fx->store, "cert0", "challenge", PLAIN2);
+	scep_secret_store_test_assert_found(fx->store, "cert0", "challenge", PLAIN2);
 }
 
 static void
 test_store_clear(StoreFixture *fx, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-	gchar *found;
-	g_assert_true(store_store(fx->store, "cert0", "challenge", PLAIN, &error));
-	g_assert_true(store_store(fx->store, "cert0", "other", PLAIN2, &error));
-	g_assert_true(store_clear(fx->store, "cert0", "challenge", &error));
-	g_assert_no_error(error);
-	found = store_lookup(fx->store, "cert0", "challenge", &error);
-	g_assert_error(error, SCEP_SECRET_STORE_ERROR, SCEP_SECRET_STORE_ERROR_NOT_FOUND);
-	g_assert_null(found);
-	g_clear_error(&error);
+	scep_secret_store_test_assert_store(fx->store, "cert0", "challenge", PLAIN);
+	scep_secret_store_test_assert_store(fx->store, "cert0", "other", PLAIN2);
+	scep_secret_store_test_assert_clear(fx->store, "cert0", "challenge");
+	scep_secret_store_test_assert_not_found(fx->store, "cert0", "challenge");
 	/* the other secret of the instance stays */
-	found = store_lookup(fx->store, "cert0", "other", &error);
-	g_assert_no_error(error);
-	g_assert_cmpstr(found, ==, PLAIN2);
-	scep_secret_free(found);
+	scep_secret_store_test_assert_found(fx->store, "cert0", "other", PLAIN2);
 }
 
 static void
 test_store_clear_missing(StoreFixture *fx, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-	g_assert_true(store_clear(fx->store, "cert0", "challenge", &error));
-	g_assert_no_error(error);
+	scep_secret_store_test_assert_clear(fx->store, "cert0", "challenge");
 }
 
 static void
@@ -207,20 +107,22 @@ test_store_invalid_arguments(StoreFixture *fx, gconstpointer data)
 	g_autofree gchar *long_name = g_strnfill(129, 'a');
 	g_autoptr(GError) error = NULL;
 	for (guint i = 0; i < G_N_ELEMENTS(bad_names); i++) {
-		gchar *found = store_lookup(fx->store, bad_names[i], "challenge", &error);
+		gchar *found =
+		    scep_secret_store_test_lookup(fx->store, bad_names[i], "challenge", &error);
 		g_assert_error(
 		    error, SCEP_SECRET_STORE_ERROR, SCEP_SECRET_STORE_ERROR_INVALID_ARGUMENT);
 		g_assert_null(found);
 		g_clear_error(&error);
-		g_assert_false(store_store(fx->store, "cert0", bad_names[i], PLAIN, &error));
+		g_assert_false(
+		    scep_secret_store_test_store(fx->store, "cert0", bad_names[i], PLAIN, &error));
 		g_assert_error(
 		    error, SCEP_SECRET_STORE_ERROR, SCEP_SECRET_STORE_ERROR_INVALID_ARGUMENT);
 		g_clear_error(&error);
 	}
-	g_assert_false(store_clear(fx->store, long_name, "challenge", &error));
+	g_assert_false(scep_secret_store_test_clear(fx->store, long_name, "challenge", &error));
 	g_assert_error(error, SCEP_SECRET_STORE_ERROR, SCEP_SECRET_STORE_ERROR_INVALID_ARGUMENT);
 	g_clear_error(&error);
-	g_assert_false(store_store(fx->store, "cert0", "challenge", "", &error));
+	g_assert_false(scep_secret_store_test_store(fx->store, "cert0", "challenge", "", &error));
 	g_assert_error(error, SCEP_SECRET_STORE_ERROR, SCEP_SECRET_STORE_ERROR_INVALID_ARGUMENT);
 }
 
@@ -229,12 +131,10 @@ test_store_invalid_arguments(StoreFixture *fx, gconstpointer data)
 static void
 test_store_file_encrypted(StoreFixture *fx, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
 	g_autofree gchar *contents = NULL;
 	GStatBuf st;
-	g_assert_true(store_store(fx->store, "cert0", "ndes-password", PLAIN, &error));
-	g_assert_no_error(error);
-	g_assert_true(g_file_get_contents(fx->path, &contents, NULL, &error));
+	scep_secret_store_test_assert_store(fx->store, "cert0", "ndes-password", PLAIN);
+	contents = scep_test_read_file(fx->path);
 	g_assert_null(strstr(contents, PLAIN));
 	g_assert_nonnull(strstr(contents, "[cert0]"));
 	g_assert_nonnull(strstr(contents, "ndes-password=enc:v1:"));
@@ -249,17 +149,11 @@ test_store_file_encrypted(StoreFixture *fx, gconstpointer data)
 static void
 test_store_file_persists(StoreFixture *fx, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
 	g_autoptr(ScepSecretStore) again = NULL;
-	gchar *found;
-	g_assert_true(store_store(fx->store, "cert0", "ndes-password", PLAIN, &error));
-	g_assert_no_error(error);
+	scep_secret_store_test_assert_store(fx->store, "cert0", "ndes-password", PLAIN);
 	g_clear_object(&fx->store);
 	again = scep_secret_store_file_new(fx->path, fx->key_path);
-	found = store_lookup(again, "cert0", "ndes-password", &error);
-	g_assert_no_error(error);
-	g_assert_cmpstr(found, ==, PLAIN);
-	scep_secret_free(found);
+	scep_secret_store_test_assert_found(again, "cert0", "ndes-password", PLAIN);
 }
 
 static void
@@ -270,14 +164,13 @@ test_store_file_moved_value(StoreFixture *fx, gconstpointer data)
 	g_autoptr(GKeyFile) kf = g_key_file_new();
 	g_autofree gchar *value = NULL;
 	gchar *found;
-	g_assert_true(store_store(fx->store, "cert0", "ndes-password", PLAIN, &error));
-	g_assert_no_error(error);
+	scep_secret_store_test_assert_store(fx->store, "cert0", "ndes-password", PLAIN);
 	g_assert_true(g_key_file_load_from_file(kf, fx->path, G_KEY_FILE_NONE, &error));
 	value = g_key_file_get_string(kf, "cert0", "ndes-password", &error);
 	g_assert_no_error(error);
 	g_key_file_set_string(kf, "cert1", "ndes-password", value);
 	g_assert_true(g_key_file_save_to_file(kf, fx->path, &error));
-	found = store_lookup(fx->store, "cert1", "ndes-password", &error);
+	found = scep_secret_store_test_lookup(fx->store, "cert1", "ndes-password", &error);
 	g_assert_error(error, SCEP_SECRET_STORE_ERROR, SCEP_SECRET_STORE_ERROR_CORRUPT);
 	g_assert_null(strstr(error->message, PLAIN));
 	g_assert_nonnull(strstr(error->message, "cert1/ndes-password"));
@@ -289,8 +182,7 @@ test_store_file_wrong_key(StoreFixture *fx, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
 	gchar *found;
-	g_assert_true(store_store(fx->store, "cert0", "ndes-password", PLAIN, &error));
-	g_assert_no_error(error);
+	scep_secret_store_test_assert_store(fx->store, "cert0", "ndes-password", PLAIN);
 	/* another device key in place of the one that encrypted */
 	g_assert_cmpint(g_unlink(fx->key_path), ==, 0);
 	{
@@ -298,7 +190,7 @@ test_store_file_wrong_key(StoreFixture *fx, gconstpointer data)
 		    scep_registry_secret_key_ensure(fx->key_path, &error);
 		g_assert_no_error(error);
 	}
-	found = store_lookup(fx->store, "cert0", "ndes-password", &error);
+	found = scep_secret_store_test_lookup(fx->store, "cert0", "ndes-password", &error);
 	g_assert_error(error, SCEP_SECRET_STORE_ERROR, SCEP_SECRET_STORE_ERROR_CORRUPT);
 	g_assert_null(strstr(error->message, PLAIN));
 	g_assert_null(found);
@@ -309,10 +201,9 @@ test_store_file_missing_key(StoreFixture *fx, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
 	gchar *found;
-	g_assert_true(store_store(fx->store, "cert0", "ndes-password", PLAIN, &error));
-	g_assert_no_error(error);
+	scep_secret_store_test_assert_store(fx->store, "cert0", "ndes-password", PLAIN);
 	g_assert_cmpint(g_unlink(fx->key_path), ==, 0);
-	found = store_lookup(fx->store, "cert0", "ndes-password", &error);
+	found = scep_secret_store_test_lookup(fx->store, "cert0", "ndes-password", &error);
 	g_assert_error(error, SCEP_SECRET_STORE_ERROR, SCEP_SECRET_STORE_ERROR_UNAVAILABLE);
 	g_assert_nonnull(strstr(error->message, fx->key_path));
 	g_assert_null(found);
@@ -324,11 +215,9 @@ static void
 test_store_file_garbage(StoreFixture *fx, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
-	g_autofree gchar *dir = g_path_get_dirname(fx->path);
 	gchar *found;
-	g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
-	g_assert_true(g_file_set_contents(fx->path, "this is not a key file\n", -1, &error));
-	found = store_lookup(fx->store, "cert0", "ndes-password", &error);
+	scep_test_write_file(fx->path, "this is not a key file\n", -1);
+	found = scep_secret_store_test_lookup(fx->store, "cert0", "ndes-password", &error);
 	g_assert_error(error, SCEP_SECRET_STORE_ERROR, SCEP_SECRET_STORE_ERROR_CORRUPT);
 	g_assert_null(found);
 }
@@ -343,10 +232,10 @@ test_store_file_parallel(StoreFixture *fx, gconstpointer data)
 		g_autofree gchar *name = g_strdup_printf("s%u", i);
 		g_autofree gchar *secret = g_strdup_printf("secret-%u", i);
 		scep_secret_store_store_async(
-		    fx->store, "cert0", name, secret, NULL, store_result_cb, &results[i]);
+		    fx->store, "cert0", name, secret, NULL, scep_test_result_cb, &results[i]);
 	}
 	for (guint i = 0; i < G_N_ELEMENTS(results); i++) {
-		store_wait(&results[i]);
+		scep_test_wait_result(&results[i]);
 		g_assert_true(scep_secret_store_store_finish(fx->store, results[i], &error));
 		g_assert_no_error(error);
 		g_clear_object(&results[i]);
@@ -354,51 +243,8 @@ test_store_file_parallel(StoreFixture *fx, gconstpointer data)
 	for (guint i = 0; i < G_N_ELEMENTS(results); i++) {
 		g_autofree gchar *name = g_strdup_printf("s%u", i);
 		g_autofree gchar *want = g_strdup_printf("secret-%u", i);
-		gchar *found = store_lookup(fx->store, "cert0", name, &error);
-		g_assert_no_error(error);
-		g_assert_cmpstr(found, ==, want);
-		scep_secret_free(found);
+		scep_secret_store_test_assert_found(fx->store, "cert0", name, want);
 	}
-}
-
-/* g_test_expect_message() does not see G_LOG_USE_STRUCTURED messages in GLib 2.74: the
- * messages logged are captured by this writer instead */
-static GPtrArray *captured_messages;
-
-static GLogWriterOutput
-store_capture_writer(GLogLevelFlags level,
-		     const GLogField *fields,
-		     gsize n_fields,
-		     gpointer user_data)
-{
-	const gchar *message = NULL;
-	for (gsize i = 0; i < n_fields; i++) {
-		if (g_str_equal(fields[i].key, "MESSAGE") && fields[i].length < 0)
-			message = fields[i].value;
-	}
-	if ((level & G_LOG_LEVEL_MESSAGE) != 0 && message != NULL && captured_messages != NULL)
-		g_ptr_array_add(captured_messages, g_strdup(message));
-	return g_log_writer_default(level, fields, n_fields, user_data);
-}
-
-static void
-store_capture_start(void)
-{
-	g_clear_pointer(&captured_messages, g_ptr_array_unref);
-	captured_messages = g_ptr_array_new_with_free_func(g_free);
-}
-
-/* exactly one message was logged since store_capture_start(), and it matches @pattern */
-static void
-store_capture_assert(const gchar *pattern)
-{
-	g_assert_nonnull(captured_messages);
-	g_assert_cmpuint(captured_messages->len, ==, 1);
-	g_test_message("logged '%s', expected '%s'",
-		       (const gchar *)g_ptr_array_index(captured_messages, 0),
-		       pattern);
-	g_assert_true(g_pattern_match_simple(pattern, g_ptr_array_index(captured_messages, 0)));
-	g_clear_pointer(&captured_messages, g_ptr_array_unref);
 }
 
 /* ---- choosing the backend ---- */
@@ -411,10 +257,10 @@ test_store_choose_env(void)
 	for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
 		g_autoptr(ScepSecretStore) store = NULL;
 		g_setenv(SCEP_SECRET_STORE_BACKEND_ENV, names[i], TRUE);
-		store_capture_start();
+		scep_test_capture_messages();
 		store =
 		    scep_secret_store_new_default("/nonexistent/state", "/nonexistent/etc", &error);
-		store_capture_assert("secret store: *");
+		scep_test_assert_captured_message("secret store: *");
 		g_assert_no_error(error);
 		g_assert_cmpstr(scep_secret_store_get_backend_name(store), ==, names[i]);
 	}
@@ -441,9 +287,9 @@ test_store_choose_no_session_bus(void)
 	g_autoptr(ScepSecretStore) store = NULL;
 	g_unsetenv(SCEP_SECRET_STORE_BACKEND_ENV);
 	g_unsetenv("DBUS_SESSION_BUS_ADDRESS");
-	store_capture_start();
+	scep_test_capture_messages();
 	store = scep_secret_store_new_default("/nonexistent/state", "/nonexistent/etc", &error);
-	store_capture_assert("secret store: file backend *no session bus*");
+	scep_test_assert_captured_message("secret store: file backend *no session bus*");
 	g_assert_no_error(error);
 	g_assert_cmpstr(scep_secret_store_get_backend_name(store), ==, "file");
 }
@@ -462,9 +308,10 @@ test_store_choose_bus_without_secrets(void)
 	}
 	g_unsetenv(SCEP_SECRET_STORE_BACKEND_ENV);
 	g_test_dbus_up(bus);
-	store_capture_start();
+	scep_test_capture_messages();
 	store = scep_secret_store_new_default("/nonexistent/state", "/nonexistent/etc", &error);
-	store_capture_assert("secret store: file backend *no org.freedesktop.secrets*");
+	scep_test_assert_captured_message(
+	    "secret store: file backend *no org.freedesktop.secrets*");
 	g_assert_no_error(error);
 	g_assert_cmpstr(scep_secret_store_get_backend_name(store), ==, "file");
 	g_test_dbus_down(bus);
@@ -494,7 +341,7 @@ main(int argc, char **argv)
 	} backends[] = { { "memory", BACKEND_MEMORY }, { "file", BACKEND_FILE } };
 
 	g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
-	g_log_set_writer_func(store_capture_writer, NULL, NULL);
+	scep_test_log_init();
 	g_unsetenv(SCEP_REGISTRY_SECRET_KEY_ENV);
 
 	for (guint i = 0; i < G_N_ELEMENTS(backends); i++) {

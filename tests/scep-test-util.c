@@ -1,0 +1,170 @@
+/*
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include "scep-test-util.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+
+gchar *
+scep_test_make_tmp_dir(const gchar *tmpl)
+{
+	g_autoptr(GError) error = NULL;
+	gchar *dir = g_dir_make_tmp(tmpl, &error);
+
+	g_assert_no_error(error);
+	return dir;
+}
+
+static gboolean
+scep_test_remove_error(const gchar *path, GError **error)
+{
+	gint saved_errno = errno;
+
+	g_set_error(error,
+		    G_IO_ERROR,
+		    g_io_error_from_errno(saved_errno),
+		    "cannot remove %s: %s",
+		    path,
+		    g_strerror(saved_errno));
+	return FALSE;
+}
+
+gboolean
+scep_test_remove_tree(const gchar *path, GError **error)
+{
+	g_autoptr(GDir) dir = NULL;
+	const gchar *name;
+
+	if (!g_file_test(path, G_FILE_TEST_IS_DIR) || g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
+		if (g_unlink(path) != 0 && errno != ENOENT)
+			return scep_test_remove_error(path, error);
+		return TRUE;
+	}
+	dir = g_dir_open(path, 0, error);
+	if (dir == NULL)
+		return FALSE;
+	while ((name = g_dir_read_name(dir)) != NULL) {
+		g_autofree gchar *child = g_build_filename(path, name, NULL);
+		if (!scep_test_remove_tree(child, error))
+			return FALSE;
+	}
+	if (g_rmdir(path) != 0)
+		return scep_test_remove_error(path, error);
+	return TRUE;
+}
+
+void
+scep_test_write_file(const gchar *path, const gchar *contents, gssize len)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *parent = g_path_get_dirname(path);
+
+	g_assert_cmpint(g_mkdir_with_parents(parent, 0700), ==, 0);
+	g_file_set_contents_full(path, contents, len, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error);
+	g_assert_no_error(error);
+}
+
+gchar *
+scep_test_read_file(const gchar *path)
+{
+	g_autoptr(GError) error = NULL;
+	gchar *contents = NULL;
+
+	g_file_get_contents(path, &contents, NULL, &error);
+	g_assert_no_error(error);
+	return contents;
+}
+
+/* ---- log messages ---- */
+
+static const gchar *scep_test_expected_warning; /* nullable: a glob */
+static guint scep_test_expected_warning_seen;
+static GPtrArray *scep_test_captured_messages; /* nullable, of gchar* */
+
+static GLogWriterOutput
+scep_test_log_writer(GLogLevelFlags level,
+		     const GLogField *fields,
+		     gsize n_fields,
+		     gpointer user_data)
+{
+	const gchar *message = NULL;
+
+	for (gsize i = 0; i < n_fields; i++) {
+		if (g_str_equal(fields[i].key, "MESSAGE") && fields[i].length < 0)
+			message = fields[i].value;
+	}
+	if (message != NULL && (level & G_LOG_LEVEL_WARNING) != 0 &&
+	    scep_test_expected_warning != NULL &&
+	    g_pattern_match_simple(scep_test_expected_warning, message)) {
+		scep_test_expected_warning_seen++;
+		return G_LOG_WRITER_HANDLED;
+	}
+	if (message != NULL && (level & G_LOG_LEVEL_MESSAGE) != 0 &&
+	    scep_test_captured_messages != NULL)
+		g_ptr_array_add(scep_test_captured_messages, g_strdup(message));
+	return g_log_writer_default(level, fields, n_fields, user_data);
+}
+
+void
+scep_test_log_init(void)
+{
+	g_log_set_writer_func(scep_test_log_writer, NULL, NULL);
+}
+
+void
+scep_test_expect_warning(const gchar *pattern)
+{
+	scep_test_expected_warning = pattern;
+	scep_test_expected_warning_seen = 0;
+}
+
+void
+scep_test_assert_expected_warning(void)
+{
+	g_assert_cmpuint(scep_test_expected_warning_seen, ==, 1);
+	scep_test_expected_warning = NULL;
+}
+
+void
+scep_test_capture_messages(void)
+{
+	g_clear_pointer(&scep_test_captured_messages, g_ptr_array_unref);
+	scep_test_captured_messages = g_ptr_array_new_with_free_func(g_free);
+}
+
+void
+scep_test_assert_captured_message(const gchar *pattern)
+{
+	const gchar *logged;
+
+	g_assert_nonnull(scep_test_captured_messages);
+	g_assert_cmpuint(scep_test_captured_messages->len, ==, 1);
+	logged = g_ptr_array_index(scep_test_captured_messages, 0);
+	g_test_message("logged '%s', expected '%s'", logged, pattern);
+	g_assert_true(g_pattern_match_simple(pattern, logged));
+	g_clear_pointer(&scep_test_captured_messages, g_ptr_array_unref);
+}
+
+/* ---- async results ---- */
+
+void
+scep_test_result_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	GAsyncResult **slot = user_data;
+
+	g_assert_null(*slot);
+	*slot = g_object_ref(result);
+	g_main_context_wakeup(NULL);
+}
+
+GAsyncResult *
+scep_test_wait_result(GAsyncResult **slot)
+{
+	while (*slot == NULL)
+		g_main_context_iteration(NULL, TRUE);
+	return *slot;
+}

@@ -1,0 +1,52 @@
+/*
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Small helpers shared by the GTest programs: temporary directories, files, log messages and
+ * async results. GLib only, like scep-test-peers.h; failures are test assertions.
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* g_dir_make_tmp() of @tmpl ("name-XXXXXX"), asserting that it worked */
+gchar *scep_test_make_tmp_dir(const gchar *tmpl);
+
+/* removes @path and, for a directory, everything below it; symbolic links are removed, never
+ * followed; a missing @path is no error */
+gboolean scep_test_remove_tree(const gchar *path, GError **error);
+
+/* writes @contents (@len bytes, or up to its NUL when -1) to @path atomically with mode 0600,
+ * creating the parent directories (0700) */
+void scep_test_write_file(const gchar *path, const gchar *contents, gssize len);
+
+/* the contents of @path, which must exist */
+gchar *scep_test_read_file(const gchar *path);
+
+/*
+ * Log messages. g_test_expect_message() does not see G_LOG_USE_STRUCTURED messages in GLib
+ * 2.74, so scep_test_log_init() installs a writer that does the two things tests need and
+ * hands every other message to the default writer:
+ * - scep_test_expect_warning(PATTERN) swallows the warnings that match PATTERN (a
+ *   g_pattern_match_simple() glob) until scep_test_assert_expected_warning(), which asserts
+ *   that there was exactly one;
+ * - scep_test_capture_messages() records the g_message()s (still printed) until
+ *   scep_test_assert_captured_message(PATTERN), which asserts that there was exactly one and
+ *   that it matches.
+ */
+void scep_test_log_init(void);
+void scep_test_expect_warning(const gchar *pattern);
+void scep_test_assert_expected_warning(void);
+void scep_test_capture_messages(void);
+void scep_test_assert_captured_message(const gchar *pattern);
+
+/* an async call run to completion on the global default main context: pass
+ * scep_test_result_cb with the address of a GAsyncResult pointer set to NULL as its callback
+ * and user data; scep_test_wait_result() iterates the context until the result is there and
+ * returns it (the slot keeps the reference) */
+void scep_test_result_cb(GObject *source, GAsyncResult *result, gpointer user_data);
+GAsyncResult *scep_test_wait_result(GAsyncResult **slot);
+
+G_END_DECLS
