@@ -616,6 +616,83 @@ scep_cert_store_install(const gchar *journal_dir,
 	return scep_cert_store_fsync_dir(journal_dir, error);
 }
 
+/* ---- moving to new paths ---- */
+
+static gboolean
+scep_cert_store_path_in(const gchar *path, const ScepCertPaths *paths)
+{
+	return g_strcmp0(path, paths->key_path) == 0 || g_strcmp0(path, paths->cert_path) == 0 ||
+	       g_strcmp0(path, paths->chain_path) == 0;
+}
+
+/* the files of @from (and their backups) that are not also files of @to */
+static gboolean
+scep_cert_store_remove_old(const ScepCertPaths *from, const ScepCertPaths *to, GError **error)
+{
+	const gchar *old[] = { from->key_path, from->cert_path, from->chain_path };
+
+	for (guint i = 0; i < G_N_ELEMENTS(old); i++) {
+		g_autofree gchar *bak = NULL;
+
+		if (old[i] == NULL || scep_cert_store_path_in(old[i], to))
+			continue;
+		bak = g_strconcat(old[i], ".bak", NULL);
+		if (!scep_cert_store_unlink(old[i], error) || !scep_cert_store_unlink(bak, error))
+			return FALSE;
+		if (!scep_cert_store_fsync_parent(old[i], error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean
+scep_cert_store_move(const gchar *journal_dir,
+		     const ScepCertPaths *from,
+		     const ScepCertPaths *to,
+		     gboolean *moved,
+		     GError **error)
+{
+	g_auto(gnutls_x509_crt_t) old_cert = NULL;
+	g_auto(gnutls_x509_crt_t) new_cert = NULL;
+	g_autoptr(GError) error_local = NULL;
+	g_autoptr(GBytes) key = NULL;
+	g_autoptr(GBytes) cert = NULL;
+	g_autoptr(GBytes) chain = NULL;
+
+	g_return_val_if_fail(journal_dir != NULL, FALSE);
+	g_return_val_if_fail(from != NULL && to != NULL, FALSE);
+
+	if (moved != NULL)
+		*moved = FALSE;
+	if (!scep_cert_store_load(from, &old_cert, NULL, &error_local))
+		return TRUE;
+	if (scep_cert_store_load(to, &new_cert, NULL, NULL)) {
+		if (!gnutls_x509_crt_equals(old_cert, new_cert)) {
+			g_set_error(error,
+				    G_IO_ERROR,
+				    G_IO_ERROR_EXISTS,
+				    "%s already holds another certificate with its key",
+				    to->cert_path);
+			return FALSE;
+		}
+		/* installed there before an interruption: only the old files are left to go */
+	} else {
+		key = scep_cert_store_read(from->key_path, error);
+		if (key == NULL)
+			return FALSE;
+		cert = scep_cert_store_read(from->cert_path, error);
+		if (cert == NULL)
+			return FALSE;
+		if (from->chain_path != NULL)
+			chain = scep_cert_store_read(from->chain_path, NULL);
+		if (!scep_cert_store_install(journal_dir, to, key, cert, chain, error))
+			return FALSE;
+	}
+	if (moved != NULL)
+		*moved = TRUE;
+	return scep_cert_store_remove_old(from, to, error);
+}
+
 /* ---- recovery ---- */
 
 typedef struct {

@@ -76,6 +76,28 @@ gboolean scep_cert_store_load(const ScepCertPaths *paths,
 			      gnutls_privkey_t *key_out,
 			      GError **error);
 
+/*
+ * scep_cert_store_move:
+ * @journal_dir: as for scep_cert_store_install()
+ * @from: where the pair is installed now
+ * @to: where it is to be (cert_file, key_file or chain_file changed)
+ * @moved: (out) (optional): whether the pair is now at @to
+ *
+ * Moves the installed key, certificate and chain: the set is installed at @to with
+ * scep_cert_store_install() (all three together or none, crash-safe through the journal), and
+ * only then are the files of @from that are not also files of @to removed, with their ".bak"
+ * backups (an unmanaged copy of a private key is not left behind). When @to already holds the
+ * same certificate with its key (a move interrupted after its installation), only the removal
+ * is done, so calling this again after a crash finishes the move. When @from holds no valid
+ * pair nothing happens (TRUE, @moved FALSE). When @to holds a valid pair of another certificate
+ * nothing is moved or removed (G_IO_ERROR_EXISTS).
+ */
+gboolean scep_cert_store_move(const gchar *journal_dir,
+			      const ScepCertPaths *from,
+			      const ScepCertPaths *to,
+			      gboolean *moved,
+			      GError **error);
+
 /* the staged name of @target: "<dir>/.<basename>.scep-new" */
 gchar *scep_cert_store_staged_path(const gchar *target);
 

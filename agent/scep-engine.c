@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 
+#include "scep-settings-map.h"
+
 struct _ScepEngine {
 	GObject parent_instance;
 	gchar *state_dir;
@@ -14,6 +16,9 @@ struct _ScepEngine {
 	gulong changed_id;
 	guint debounce_ms;
 	gboolean shut_down;
+	GFileMonitor *host_name_monitor; /* owned, nullable */
+	guint host_name_id;              /* debounce of the monitor's events */
+	gchar *host_name;                /* as last seen */
 };
 
 G_DEFINE_TYPE(ScepEngine, scep_engine, G_TYPE_OBJECT)
@@ -88,6 +93,68 @@ scep_engine_registry_changed_cb(ScepRegistry *registry, GPtrArray *changes, gpoi
 	scep_engine_apply_changes(self, changes);
 }
 
+static gboolean
+scep_engine_host_name_check_cb(gpointer user_data)
+{
+	ScepEngine *self = SCEP_ENGINE(user_data);
+	g_autofree gchar *name = scep_settings_map_host_name();
+	g_autoptr(GPtrArray) profiles = NULL;
+
+	self->host_name_id = 0;
+	if (self->shut_down || g_strcmp0(name, self->host_name) == 0)
+		return G_SOURCE_REMOVE;
+	g_message("engine: host name changed from %s to %s", self->host_name, name);
+	g_free(self->host_name);
+	self->host_name = g_steal_pointer(&name);
+	profiles = scep_engine_get_profiles(self);
+	for (guint i = 0; i < profiles->len; i++)
+		scep_profile_host_name_changed(g_ptr_array_index(profiles, i));
+	return G_SOURCE_REMOVE;
+}
+
+static void
+scep_engine_host_name_file_cb(GFileMonitor *monitor,
+			      GFile *file,
+			      GFile *other_file,
+			      GFileMonitorEvent event,
+			      gpointer user_data)
+{
+	ScepEngine *self = SCEP_ENGINE(user_data);
+	/* an editor's or g_file_set_contents()'s replace comes as several events: one look after
+	 * they settle */
+	g_clear_handle_id(&self->host_name_id, g_source_remove);
+	self->host_name_id = g_timeout_add(self->debounce_ms, scep_engine_host_name_check_cb, self);
+}
+
+/*
+ * The static host name can change at run time (hostnamectl, management writing /etc/hostname):
+ * an inotify watch on its file, which costs no wake-up while nothing changes. The kernel's
+ * host name cannot be watched (/proc/sys/kernel/hostname does not support poll), and inside the
+ * unit's ProtectHostname= namespace it never changes anyway; systemd-hostnamed's
+ * PropertiesChanged would need the system bus and a running hostnamed.
+ */
+static void
+scep_engine_watch_host_name(ScepEngine *self)
+{
+	g_autoptr(GFile) file = g_file_new_for_path(scep_settings_map_host_name_file());
+	g_autoptr(GError) error = NULL;
+
+	self->host_name = scep_settings_map_host_name();
+	self->host_name_monitor =
+	    g_file_monitor_file(file, G_FILE_MONITOR_WATCH_MOVES, NULL, &error);
+	if (self->host_name_monitor == NULL) {
+		g_warning("engine: host name changes in %s are not watched: %s",
+			  scep_settings_map_host_name_file(),
+			  error->message);
+		return;
+	}
+	g_signal_connect(
+	    self->host_name_monitor, "changed", G_CALLBACK(scep_engine_host_name_file_cb), self);
+	g_debug("engine: host name %s, watching %s",
+		self->host_name,
+		scep_settings_map_host_name_file());
+}
+
 gboolean
 scep_engine_load(ScepEngine *self, GError **error)
 {
@@ -114,6 +181,7 @@ scep_engine_load(ScepEngine *self, GError **error)
 		return FALSE;
 	self->changed_id = g_signal_connect(
 	    self->registry, "changed", G_CALLBACK(scep_engine_registry_changed_cb), self);
+	scep_engine_watch_host_name(self);
 	snapshot = scep_registry_get_snapshot(self->registry);
 	for (guint i = 0; i < scep_registry_snapshot_get_problems(snapshot)->len; i++) {
 		ScepRegistryProblem *p =
@@ -138,6 +206,12 @@ scep_engine_shutdown(ScepEngine *self)
 	gpointer value;
 	g_return_if_fail(SCEP_IS_ENGINE(self));
 	self->shut_down = TRUE;
+	g_clear_handle_id(&self->host_name_id, g_source_remove);
+	if (self->host_name_monitor != NULL) {
+		g_signal_handlers_disconnect_by_data(self->host_name_monitor, self);
+		g_file_monitor_cancel(self->host_name_monitor);
+		g_clear_object(&self->host_name_monitor);
+	}
 	g_hash_table_iter_init(&iter, self->profiles);
 	while (g_hash_table_iter_next(&iter, NULL, &value))
 		scep_profile_stop(SCEP_PROFILE(value));
@@ -217,6 +291,7 @@ scep_engine_finalize(GObject *object)
 {
 	ScepEngine *self = SCEP_ENGINE(object);
 	g_free(self->state_dir);
+	g_free(self->host_name);
 	g_clear_pointer(&self->profiles, g_hash_table_unref);
 	g_clear_object(&self->clock);
 	G_OBJECT_CLASS(scep_engine_parent_class)->finalize(object);

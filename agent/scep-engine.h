@@ -22,7 +22,10 @@ void scep_engine_set_debounce(ScepEngine *self, guint msec);
 
 /*
  * Loads the registry, creates and starts one profile per instance, and watches the registry:
- * every change set is acted on (see scep_engine_apply_changes()).
+ * every change set is acted on (see scep_engine_apply_changes()). Also watches the static host
+ * name's file (scep_settings_map_host_name_file(): /etc/hostname, or $SCEP_AGENT_HOSTNAME_FILE
+ * for tests) with a file monitor; when the host name read from it changes, every profile is
+ * told (scep_profile_host_name_changed()).
  */
 gboolean scep_engine_load(ScepEngine *self, GError **error);
 

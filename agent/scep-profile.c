@@ -19,6 +19,8 @@
 #define SCEP_PROFILE_DAY         (24 * 3600)
 #define SCEP_PROFILE_MAX_BACKOFF (24 * 3600)
 #define SCEP_PROFILE_MAX_JITTER  3600
+/* how far in the future a stored time may be before it is taken for a clock set back */
+#define SCEP_PROFILE_CLOCK_SLACK 300
 
 typedef enum {
 	SCEP_PROFILE_OP_NONE,
@@ -26,6 +28,7 @@ typedef enum {
 	SCEP_PROFILE_OP_RENEW,      /* signed with the current certificate */
 	SCEP_PROFILE_OP_START_OVER, /* a certificate exists but enrolls again like the first time */
 	SCEP_PROFILE_OP_POLL,       /* CertPoll of a pending request */
+	SCEP_PROFILE_OP_CA_REFRESH, /* GetCACert and GetNextCACert only: the CA's rollover point */
 } ScepProfileOp;
 
 struct _ScepProfile {
@@ -57,12 +60,13 @@ struct _ScepProfile {
 	gchar *serial;
 	gint64 not_before;
 	gint64 not_after;
+	/* the earlier of notAfter and the expiry of the CA certificates it chains to (chain file):
+	 * a certificate whose CA expired is of no use any more, whatever its own notAfter says */
+	gint64 expiry;
 	gint64 renewal_time;
-	gchar *ca_fingerprint;
 
 	guint deadline_id;
 	gint64 next_wake;
-	gboolean reenroll_requested;
 	gboolean resume_poll;
 
 	/* the operation in flight */
@@ -72,6 +76,14 @@ struct _ScepProfile {
 	gnutls_privkey_t new_key;
 	GPtrArray *waiters; /* of GTask */
 	GCancellable *post_cancellable;
+	/* which CA pin this operation's GetCACert uses (scep_profile_ca_pin()) */
+	guint ca_pin_index;
+	/* the request in flight was built from the current subject, SAN and key settings, so its
+	 * installation fulfils a re-enrollment request */
+	gboolean request_current;
+	/* an explicit request that arrived during a CA rollover check, started after it */
+	gboolean queued_request;
+	gboolean queued_start_over;
 
 	/* ndes6: NDES mscep_admin retrieval; the admin keeps its session (connection-based auth)
 	 * as long as the settings stay; the challenge lives from its fetch to its one use */
@@ -117,6 +129,10 @@ static void scep_profile_evaluate(ScepProfile *self);
 static void scep_profile_op_begin(ScepProfile *self, ScepProfileOp op, const gchar *why);
 static void scep_profile_op_fail(ScepProfile *self, GError *error);
 static void scep_profile_fetch_ndes_challenge(ScepProfile *self);
+static void scep_profile_run_post_install(ScepProfile *self);
+static void scep_profile_complete_waiters(ScepProfile *self, const GError *error);
+static void scep_profile_challenge(ScepProfile *self);
+static void scep_profile_request_begin(ScepProfile *self, gboolean start_over);
 
 static const gchar *const scep_profile_state_names[] = {
 	"disabled", "unconfigured", "fetching-ca", "challenge", "generating-key", "submitting",
@@ -233,22 +249,23 @@ scep_profile_clear_cert(ScepProfile *self)
 	g_clear_pointer(&self->serial, g_free);
 	self->not_before = 0;
 	self->not_after = 0;
+	self->expiry = 0;
 	self->renewal_time = 0;
 }
 
 static gint64
 scep_profile_compute_renewal_time(ScepProfile *self)
 {
-	gint64 lifetime = self->not_after - self->not_before;
-	gint64 t = self->not_after;
+	gint64 lifetime = self->expiry - self->not_before;
+	gint64 t = self->expiry;
 	gint64 jitter_max;
 	gint64 jitter = 0;
 	g_autofree gchar *seed_text = NULL;
 	g_autoptr(GRand) rand = NULL;
 
 	if (self->settings == NULL || lifetime <= 0)
-		return self->not_after;
-	t = self->not_after - self->settings->renewal_period * SCEP_PROFILE_DAY;
+		return self->expiry;
+	t = self->expiry - self->settings->renewal_period * SCEP_PROFILE_DAY;
 	if (self->settings->renewal_threshold_percent > 0)
 		t = MIN(t,
 			self->not_before +
@@ -288,6 +305,49 @@ scep_profile_notify_cert(ScepProfile *self)
 	g_object_thaw_notify(G_OBJECT(self));
 }
 
+/*
+ * When the CA certificates that @cert chains to in the installed chain file expire (the
+ * earliest notAfter on the path up from @cert), G_MAXINT64 when the chain file names no issuer
+ * of @cert. After a CA rollover the old CA may expire before certificates it issued.
+ */
+static gint64
+scep_profile_chain_expiry(ScepProfile *self, gnutls_x509_crt_t cert)
+{
+	g_autofree gchar *text = NULL;
+	gsize len = 0;
+	gnutls_x509_crt_t *list = NULL;
+	guint n = 0;
+	gnutls_datum_t datum;
+	gnutls_x509_crt_t current = cert;
+	gint64 expiry = G_MAXINT64;
+
+	if (self->paths->chain_path == NULL ||
+	    !g_file_get_contents(self->paths->chain_path, &text, &len, NULL) || len == 0)
+		return G_MAXINT64;
+	datum.data = (guchar *)text;
+	datum.size = (guint)len;
+	if (gnutls_x509_crt_list_import2(&list, &n, &datum, GNUTLS_X509_FMT_PEM, 0) < 0)
+		return G_MAXINT64;
+	/* at most one step per certificate: a loop in the chain ends there */
+	for (guint step = 0; step < n; step++) {
+		gnutls_x509_crt_t issuer = NULL;
+		for (guint i = 0; i < n && issuer == NULL; i++) {
+			if (list[i] != current && gnutls_x509_crt_check_issuer(current, list[i]))
+				issuer = list[i];
+		}
+		if (issuer == NULL)
+			break;
+		expiry = MIN(expiry, (gint64)gnutls_x509_crt_get_expiration_time(issuer));
+		if (gnutls_x509_crt_check_issuer(issuer, issuer))
+			break;
+		current = issuer;
+	}
+	for (guint i = 0; i < n; i++)
+		gnutls_x509_crt_deinit(list[i]);
+	gnutls_free(list);
+	return expiry;
+}
+
 /* the installed pair; FALSE (quietly) when there is none or it is unusable */
 static gboolean
 scep_profile_load_cert(ScepProfile *self)
@@ -323,6 +383,7 @@ scep_profile_load_cert(ScepProfile *self)
 	}
 	self->not_before = gnutls_x509_crt_get_activation_time(cert);
 	self->not_after = gnutls_x509_crt_get_expiration_time(cert);
+	self->expiry = MIN(self->not_after, scep_profile_chain_expiry(self, cert));
 	self->renewal_time = scep_profile_compute_renewal_time(self);
 	scep_profile_notify_cert(self);
 	return TRUE;
@@ -385,50 +446,62 @@ scep_profile_paths_equal(const ScepCertPaths *a, const ScepCertPaths *b)
 	       g_strcmp0(a->chain_path, b->chain_path) == 0;
 }
 
-static GBytes *
-scep_profile_read_file(const gchar *path, gboolean secret, GError **error)
+static ScepCertPaths *
+scep_profile_installed_paths(ScepProfile *self)
 {
-	gchar *data = NULL;
-	gsize len = 0;
-	GBytes *bytes;
-	if (!g_file_get_contents(path, &data, &len, error))
+	const ScepState *p = self->persist;
+	if (p->installed_key_path == NULL || p->installed_cert_path == NULL)
 		return NULL;
-	if (!secret)
-		return g_bytes_new_take(data, len);
-	bytes = scep_pending_secret_bytes_new(data, len);
-	gnutls_memset(data, 0, len);
-	g_free(data);
-	return bytes;
+	return scep_cert_paths_new(
+	    p->installed_key_path, p->installed_cert_path, p->installed_chain_path);
 }
 
-/* key, certificate and chain from @old to the current paths, through the crash-safe store */
 static void
-scep_profile_reinstall(ScepProfile *self, const ScepCertPaths *old)
+scep_profile_set_installed_paths(ScepProfile *self)
+{
+	ScepState *p = self->persist;
+	g_free(p->installed_key_path);
+	g_free(p->installed_cert_path);
+	g_free(p->installed_chain_path);
+	p->installed_key_path = g_strdup(self->paths->key_path);
+	p->installed_cert_path = g_strdup(self->paths->cert_path);
+	p->installed_chain_path = g_strdup(self->paths->chain_path);
+}
+
+/*
+ * The installed key, certificate and chain belong at the configured paths. After a change of
+ * key_file, cert_file or chain_file (also one made while the agent was not running, or a move
+ * that a crash interrupted: the installed paths are persisted) they are moved from @old, and the
+ * old files removed, by scep_cert_store_move(). A move that fails is tried again at the next
+ * start or path change; meanwhile the instance looks for its certificate at the new paths.
+ */
+static void
+scep_profile_ensure_installed_paths(ScepProfile *self, const ScepCertPaths *old)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) key = NULL;
-	g_autoptr(GBytes) cert = NULL;
-	g_autoptr(GBytes) chain = NULL;
+	gboolean moved = FALSE;
 
-	if (!scep_cert_store_load(old, NULL, NULL, NULL))
+	if (old == NULL || scep_profile_paths_equal(old, self->paths))
 		return;
-	key = scep_profile_read_file(old->key_path, TRUE, &error);
-	if (key != NULL)
-		cert = scep_profile_read_file(old->cert_path, FALSE, &error);
-	if (cert != NULL && old->chain_path != NULL)
-		chain = scep_profile_read_file(old->chain_path, FALSE, NULL);
-	if (cert == NULL ||
-	    !scep_cert_store_install(self->dir, self->paths, key, cert, chain, &error)) {
-		g_warning("profile %s: certificate not moved to %s: %s",
+	if (!scep_cert_store_move(self->dir, old, self->paths, &moved, &error)) {
+		g_warning("profile %s: certificate not moved from %s to %s: %s",
 			  self->name,
+			  old->cert_path,
 			  self->paths->cert_path,
 			  error->message);
 		return;
 	}
-	g_message("profile %s: certificate and key moved to %s and %s",
+	scep_profile_set_installed_paths(self);
+	scep_profile_save(self);
+	if (!moved)
+		return;
+	g_message("profile %s: key, certificate and chain moved to %s, %s and %s; the files at the "
+		  "old paths were removed",
 		  self->name,
+		  self->paths->key_path,
 		  self->paths->cert_path,
-		  self->paths->key_path);
+		  self->paths->chain_path);
+	scep_profile_run_post_install(self);
 }
 
 void
@@ -460,17 +533,24 @@ scep_profile_set_settings(ScepProfile *self,
 		return;
 
 	if (old_paths != NULL && !scep_profile_paths_equal(old_paths, self->paths)) {
-		scep_profile_reinstall(self, old_paths);
+		g_autoptr(ScepCertPaths) installed = scep_profile_installed_paths(self);
+		scep_profile_ensure_installed_paths(self,
+						    installed != NULL ? installed : old_paths);
 		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_CERT_PATH]);
 		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_KEY_PATH]);
 		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_CHAIN_PATH]);
 	}
-	if (self->op == SCEP_PROFILE_OP_NONE || self->op == SCEP_PROFILE_OP_POLL)
+	/* (an enrollment in flight loads the pair it installs) */
+	if (self->op == SCEP_PROFILE_OP_NONE || self->op == SCEP_PROFILE_OP_POLL ||
+	    self->op == SCEP_PROFILE_OP_CA_REFRESH)
 		scep_profile_load_cert(self);
 	if ((changes & SCEP_PROFILE_CHANGE_RE_ENROLL) != 0) {
 		g_autoptr(GBytes) stale = g_steal_pointer(&self->persist->new_key_pem);
+		/* persisted: a restart before the new certificate is installed still owes it */
 		if (self->has_cert)
-			self->reenroll_requested = TRUE;
+			self->persist->reenroll_requested = TRUE;
+		self->request_current = FALSE;
+		scep_profile_save(self);
 		if (self->persist->pending != NULL) {
 			g_message("profile %s: pending transaction %s dropped: the request changed",
 				  self->name,
@@ -513,6 +593,8 @@ static void
 scep_profile_op_end(ScepProfile *self)
 {
 	self->op = SCEP_PROFILE_OP_NONE;
+	self->ca_pin_index = 0;
+	self->request_current = FALSE;
 	g_clear_object(&self->cancellable);
 	g_clear_object(&self->client);
 	g_clear_pointer(&self->new_key, gnutls_privkey_deinit);
@@ -691,6 +773,7 @@ scep_profile_install(ScepProfile *self, ScepNdesOutcome *outcome, gnutls_privkey
 	g_autofree gchar *until = NULL;
 	g_autofree gchar *reason = NULL;
 	ScepProfileOp op = self->op;
+	gboolean fulfils;
 
 	if (key_pem == NULL) {
 		scep_profile_op_fail(self, g_steal_pointer(&error));
@@ -710,9 +793,19 @@ scep_profile_install(ScepProfile *self, ScepNdesOutcome *outcome, gnutls_privkey
 		scep_profile_op_fail(self, g_steal_pointer(&error));
 		return;
 	}
+	fulfils = ((op == SCEP_PROFILE_OP_START_OVER || op == SCEP_PROFILE_OP_ENROLL) &&
+		   self->request_current) ||
+		  (op == SCEP_PROFILE_OP_POLL &&
+		   (g_strcmp0(self->persist->operation, "start-over") == 0 ||
+		    g_strcmp0(self->persist->operation, "enroll") == 0));
 	scep_profile_op_end(self);
-	if (op == SCEP_PROFILE_OP_START_OVER)
-		self->reenroll_requested = FALSE;
+	/* a pending request never outlives a re-enrollment request (it is dropped then), so a
+	 * polled start-over was built from the current settings too */
+	if (fulfils)
+		self->persist->reenroll_requested = FALSE;
+	scep_profile_set_installed_paths(self);
+	g_free(self->persist->installed_subject);
+	self->persist->installed_subject = g_steal_pointer(&self->persist->request_subject);
 	self->persist->attempt = 0;
 	self->persist->next_attempt = 0;
 	g_clear_pointer(&self->persist->new_key_pem, g_bytes_unref);
@@ -813,6 +906,11 @@ scep_profile_submit(ScepProfile *self)
 		scep_profile_op_fail(self, g_steal_pointer(&error));
 		return;
 	}
+	/* what was asked for: the CA may issue another subject, which must not count as a change
+	 * of the device's name (hostname_change_handling) */
+	g_free(self->persist->request_subject);
+	self->persist->request_subject = scep_settings_map_subject(self->settings, NULL);
+	self->request_current = TRUE;
 	if (self->challenge != NULL &&
 	    scep_clock_get_wall(self->clock) - self->challenge_at > SCEP_NDES_CHALLENGE_MAX_AGE) {
 		/* too old to trust (NDES: 60 minutes): a new one, the key stays */
@@ -914,8 +1012,6 @@ scep_profile_ensure_key(ScepProfile *self)
 	    bits, self->cancellable, scep_profile_keygen_cb, g_object_ref(self));
 }
 
-static void scep_profile_challenge(ScepProfile *self);
-
 static void
 scep_profile_ndes_challenge_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -986,7 +1082,258 @@ scep_profile_challenge(ScepProfile *self)
 	scep_profile_ensure_key(self);
 }
 
-/* CA rollover: a new CA bundle fetched beside the old one, a root change logged */
+/* ---- CA rollover ---- */
+
+/*
+ * The pins GetCACert tries in turn while the previous one is refused (CA rollover):
+ * 0: the CA certificate the agent followed a rollover to from the configured pin,
+ * 1: the configured pin (cafingerprint; none = trust on first use, then nothing else is tried),
+ * 2: the next CA certificate that GetNextCACert (signed by a pinned CA) announced.
+ * FALSE when pin @index does not apply; @pin_out: NULL for the configured one.
+ */
+static gboolean
+scep_profile_ca_pin(ScepProfile *self, guint index, const gchar **pin_out)
+{
+	const ScepState *p = self->persist;
+	const gchar *configured = self->settings->cafingerprint;
+
+	*pin_out = NULL;
+	if (index == 1)
+		return TRUE;
+	if (configured[0] == '\0')
+		return FALSE;
+	if (index == 0 && p->rollover_ca_fingerprint != NULL &&
+	    g_strcmp0(p->rollover_pin, configured) == 0) {
+		*pin_out = p->rollover_ca_fingerprint;
+		return TRUE;
+	}
+	if (index == 2 && p->next_ca_fingerprint != NULL &&
+	    g_strcmp0(p->next_ca_fingerprint, p->rollover_ca_fingerprint) != 0) {
+		*pin_out = p->next_ca_fingerprint;
+		return TRUE;
+	}
+	return FALSE;
+}
+
+/* a client from the settings, pinned to CA pin @from or the next one that applies; NULL with
+ * @error unset when no pin is left */
+static ScepNdesClient *
+scep_profile_new_client(ScepProfile *self, guint from, GError **error)
+{
+	g_autoptr(ScepNdesClient) client = NULL;
+	const gchar *pin = NULL;
+
+	while (from <= 2 && !scep_profile_ca_pin(self, from, &pin))
+		from++;
+	if (from > 2)
+		return NULL;
+	client = scep_settings_map_new_client(self->settings, error);
+	if (client == NULL)
+		return NULL;
+	if (pin != NULL)
+		scep_ndes_client_set_fingerprint(client, pin, GNUTLS_DIG_SHA256);
+	self->ca_pin_index = from;
+	return g_steal_pointer(&client);
+}
+
+/*
+ * When GetNextCACert is due for the current CA: at its rollover point
+ * (ca_rollover_threshold_percent of its lifetime), and after a try that brought nothing new
+ * expiry_check_interval later. 0 when it is not: the CA is not known yet, or its next CA was
+ * fetched already.
+ */
+static gint64
+scep_profile_next_ca_due(ScepProfile *self)
+{
+	const ScepState *p = self->persist;
+	gint64 at;
+
+	if (self->settings == NULL || p->ca_fingerprint == NULL ||
+	    p->ca_not_after <= p->ca_not_before)
+		return 0;
+	if (g_strcmp0(p->next_ca_checked_for, p->ca_fingerprint) == 0)
+		return 0;
+	at = p->ca_not_before + (p->ca_not_after - p->ca_not_before) *
+				    self->settings->ca_rollover_threshold_percent / 100;
+	if (p->next_ca_checked_at > 0)
+		at = MAX(at,
+			 p->next_ca_checked_at +
+			     self->settings->expiry_check_interval * SCEP_PROFILE_DAY);
+	return at;
+}
+
+static void
+scep_profile_remove_next_ca_dir(ScepProfile *self)
+{
+	g_autofree gchar *dir = g_build_filename(self->dir, "next-ca", NULL);
+	g_autoptr(GDir) listing = g_dir_open(dir, 0, NULL);
+	const gchar *name;
+
+	if (listing == NULL)
+		return;
+	while ((name = g_dir_read_name(listing)) != NULL) {
+		g_autofree gchar *path = g_build_filename(dir, name, NULL);
+		if (g_unlink(path) != 0)
+			g_debug("profile %s: cannot remove %s: %s",
+				self->name,
+				path,
+				g_strerror(errno));
+	}
+	if (g_rmdir(dir) != 0)
+		g_debug("profile %s: cannot remove %s: %s", self->name, dir, g_strerror(errno));
+}
+
+/* the CA certificate just fetched into the state: identity, validity, the bundle */
+static void
+scep_profile_remember_ca(ScepProfile *self, ScepCaCerts *certs)
+{
+	ScepState *p = self->persist;
+	gnutls_x509_crt_t ca = scep_ca_certs_get_ca(certs);
+	g_autofree gchar *fp = scep_ca_cert_get_fingerprint(ca, GNUTLS_DIG_SHA256);
+	GPtrArray *all = scep_ca_certs_get_all(certs);
+
+	if (g_strcmp0(p->next_ca_fingerprint, fp) == 0) {
+		/* trusted from now on in place of the configured pin, which named the old CA */
+		g_message(
+		    "profile %s: the CA moved to the next CA certificate %s that GetNextCACert "
+		    "announced; it is trusted in place of cafingerprint until cafingerprint "
+		    "is changed",
+		    self->name,
+		    fp);
+		if (self->settings->cafingerprint[0] != '\0') {
+			g_free(p->rollover_ca_fingerprint);
+			p->rollover_ca_fingerprint = g_strdup(fp);
+			g_free(p->rollover_pin);
+			p->rollover_pin = g_strdup(self->settings->cafingerprint);
+		}
+		g_clear_pointer(&p->next_ca_fingerprint, g_free);
+		scep_profile_remove_next_ca_dir(self);
+	} else if (p->ca_fingerprint != NULL && g_strcmp0(p->ca_fingerprint, fp) != 0) {
+		g_message("profile %s: the CA certificate changed from %s to %s",
+			  self->name,
+			  p->ca_fingerprint,
+			  fp);
+	}
+	if (g_strcmp0(p->ca_fingerprint, fp) != 0) {
+		g_free(p->ca_fingerprint);
+		p->ca_fingerprint = g_steal_pointer(&fp);
+		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_CA_FINGERPRINT]);
+	}
+	p->ca_not_before = gnutls_x509_crt_get_activation_time(ca);
+	p->ca_not_after = gnutls_x509_crt_get_expiration_time(ca);
+	g_clear_pointer(&p->ca_certs_der, g_ptr_array_unref);
+	p->ca_certs_der = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	for (guint i = 0; i < all->len; i++) {
+		g_auto(ScepGnutlsDatum) der = { NULL, 0 };
+		if (gnutls_x509_crt_export2(g_ptr_array_index(all, i), GNUTLS_X509_FMT_DER, &der) >=
+		    0)
+			g_ptr_array_add(p->ca_certs_der, g_bytes_new(der.data, der.size));
+	}
+}
+
+/* the next CA bundle, kept in <instance>/next-ca/ beside the current one */
+static void
+scep_profile_keep_next_ca(ScepProfile *self, ScepCaCerts *next)
+{
+	ScepState *p = self->persist;
+	ScepCaCerts *current = scep_ndes_client_get_ca_certs(self->client);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *next_dir = g_build_filename(self->dir, "next-ca", NULL);
+	g_autofree gchar *fp =
+	    scep_ca_cert_get_fingerprint(scep_ca_certs_get_ca(next), GNUTLS_DIG_SHA256);
+	g_autofree gchar *old_root = NULL;
+	g_autofree gchar *new_root = NULL;
+
+	if (g_strcmp0(fp, p->ca_fingerprint) == 0) {
+		g_message("profile %s: GetNextCACert returned the current CA certificate: no "
+			  "rollover yet, asking again in %" G_GINT64_FORMAT " days",
+			  self->name,
+			  self->settings->expiry_check_interval);
+		return;
+	}
+	if (!scep_ca_certs_save(next, next_dir, &error)) {
+		g_warning("profile %s: next CA not saved, asking again in %" G_GINT64_FORMAT
+			  " days: %s",
+			  self->name,
+			  self->settings->expiry_check_interval,
+			  error->message);
+		return;
+	}
+	g_message("profile %s: next CA certificate %s saved in %s", self->name, fp, next_dir);
+	g_free(p->next_ca_fingerprint);
+	p->next_ca_fingerprint = g_steal_pointer(&fp);
+	g_free(p->next_ca_checked_for);
+	p->next_ca_checked_for = g_strdup(p->ca_fingerprint);
+	old_root = scep_ca_cert_get_fingerprint(scep_ca_certs_get_root(current), GNUTLS_DIG_SHA256);
+	new_root = scep_ca_cert_get_fingerprint(scep_ca_certs_get_root(next), GNUTLS_DIG_SHA256);
+	if (g_strcmp0(old_root, new_root) != 0)
+		g_warning("profile %s: the CA's root changes from %s to %s: relying parties must "
+			  "trust the new root before the CA moves to it",
+			  self->name,
+			  old_root,
+			  new_root);
+}
+
+/* a CA rollover check ends: back to what the instance was doing (or a queued request) */
+static void
+scep_profile_ca_refresh_done(ScepProfile *self, GError *error)
+{
+	g_autoptr(GError) owned = error;
+	gboolean queued = self->queued_request;
+	gboolean start_over = self->queued_start_over;
+
+	if (error != NULL && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+		self->persist->next_ca_checked_at = scep_clock_get_wall(self->clock);
+		g_warning("profile %s: CA rollover check failed, trying again in %" G_GINT64_FORMAT
+			  " days: %s",
+			  self->name,
+			  self->settings != NULL ? self->settings->expiry_check_interval : 1,
+			  error->message);
+	}
+	scep_profile_op_end(self);
+	self->queued_request = FALSE;
+	self->queued_start_over = FALSE;
+	scep_profile_save(self);
+	if (self->stopped) {
+		g_autoptr(GError) cancelled =
+		    g_error_new_literal(G_IO_ERROR, G_IO_ERROR_CANCELLED, "profile stopped");
+		scep_profile_complete_waiters(self, cancelled);
+		return;
+	}
+	if (queued && self->settings != NULL && self->settings->enabled) {
+		scep_profile_request_begin(self, start_over);
+		return;
+	}
+	if (queued) {
+		g_autoptr(GError) disabled = g_error_new(G_IO_ERROR,
+							 G_IO_ERROR_NOT_SUPPORTED,
+							 "profile %s is no longer enabled",
+							 self->name);
+		scep_profile_complete_waiters(self, disabled);
+	}
+	scep_profile_evaluate(self);
+}
+
+/* a step before the challenge failed */
+static void
+scep_profile_ca_step_failed(ScepProfile *self, GError *error)
+{
+	if (self->op == SCEP_PROFILE_OP_CA_REFRESH)
+		scep_profile_ca_refresh_done(self, error);
+	else
+		scep_profile_op_fail(self, error);
+}
+
+/* the CA (and the next CA when due) are known: on to the request, or done */
+static void
+scep_profile_ca_ready(ScepProfile *self)
+{
+	if (self->op == SCEP_PROFILE_OP_CA_REFRESH)
+		scep_profile_ca_refresh_done(self, NULL);
+	else
+		scep_profile_challenge(self);
+}
+
 static void
 scep_profile_next_ca_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -994,45 +1341,53 @@ scep_profile_next_ca_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 	g_autoptr(GError) error = NULL;
 	g_autoptr(ScepCaCerts) next =
 	    scep_ndes_client_get_next_ca_finish(SCEP_NDES_CLIENT(source), result, &error);
+
 	if (self->op == SCEP_PROFILE_OP_NONE)
 		return;
-	if (next == NULL) {
-		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-			scep_profile_op_fail(self, g_steal_pointer(&error));
-			return;
-		}
-		g_warning("profile %s: GetNextCACert failed: %s", self->name, error->message);
-	} else {
-		ScepCaCerts *current = scep_ndes_client_get_ca_certs(self->client);
-		g_autofree gchar *next_dir = g_build_filename(self->dir, "next-ca", NULL);
-		g_autofree gchar *old_root = scep_ca_cert_get_fingerprint(
-		    scep_ca_certs_get_root(current), GNUTLS_DIG_SHA256);
-		g_autofree gchar *new_root =
-		    scep_ca_cert_get_fingerprint(scep_ca_certs_get_root(next), GNUTLS_DIG_SHA256);
-		if (!scep_ca_certs_save(next, next_dir, &error))
-			g_warning("profile %s: next CA not saved: %s", self->name, error->message);
-		else
-			g_message(
-			    "profile %s: next CA certificates saved in %s", self->name, next_dir);
-		if (g_strcmp0(old_root, new_root) != 0)
-			g_warning("profile %s: the CA's root changes from %s to %s",
-				  self->name,
-				  old_root,
-				  new_root);
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+		scep_profile_ca_step_failed(self, g_steal_pointer(&error));
+		return;
 	}
-	scep_profile_challenge(self);
+	self->persist->next_ca_checked_at = scep_clock_get_wall(self->clock);
+	if (next == NULL)
+		g_warning("profile %s: GetNextCACert failed, asking again in %" G_GINT64_FORMAT
+			  " days: %s",
+			  self->name,
+			  self->settings->expiry_check_interval,
+			  error->message);
+	else
+		scep_profile_keep_next_ca(self, next);
+	scep_profile_save(self);
+	scep_profile_ca_ready(self);
 }
 
+static void scep_profile_fetch_ca_cb(GObject *source, GAsyncResult *result, gpointer user_data);
+
+/*
+ * GetCACert was refused by the pin: the server may have moved to the next CA certificate, which
+ * cafingerprint does not name yet. TRUE when GetCACert was started again with the next pin.
+ */
 static gboolean
-scep_profile_ca_needs_rollover(ScepProfile *self, ScepCaCerts *certs)
+scep_profile_retry_ca_pin(ScepProfile *self, const GError *error)
 {
-	gnutls_x509_crt_t ca = scep_ca_certs_get_ca(certs);
-	gint64 nb = gnutls_x509_crt_get_activation_time(ca);
-	gint64 na = gnutls_x509_crt_get_expiration_time(ca);
-	gint64 now = scep_clock_get_wall(self->clock);
-	if (na <= nb)
+	g_autoptr(GError) error_local = NULL;
+	g_autoptr(ScepNdesClient) client = NULL;
+	guint tried = self->ca_pin_index;
+
+	if (!g_error_matches(error, SCEP_NDES_ERROR, SCEP_NDES_ERROR_UNTRUSTED))
 		return FALSE;
-	return now >= nb + (na - nb) * self->settings->ca_rollover_threshold_percent / 100;
+	client = scep_profile_new_client(self, tried + 1, &error_local);
+	if (client == NULL)
+		return FALSE;
+	g_message("profile %s: %s; trying the CA certificate %s instead",
+		  self->name,
+		  error->message,
+		  tried == 0 ? "that cafingerprint names" : "that GetNextCACert announced");
+	g_clear_object(&self->client);
+	self->client = g_steal_pointer(&client);
+	scep_ndes_client_fetch_ca_async(
+	    self->client, self->cancellable, scep_profile_fetch_ca_cb, g_object_ref(self));
+	return TRUE;
 }
 
 static void
@@ -1040,32 +1395,20 @@ scep_profile_fetch_ca_cb(GObject *source, GAsyncResult *result, gpointer user_da
 {
 	g_autoptr(ScepProfile) self = SCEP_PROFILE(user_data);
 	g_autoptr(GError) error = NULL;
-	ScepCaCerts *certs;
-	GPtrArray *all;
+	ScepState *p = self->persist;
+	gint64 due;
 
 	if (!scep_ndes_client_fetch_ca_finish(SCEP_NDES_CLIENT(source), result, &error)) {
-		scep_profile_op_fail(self, g_steal_pointer(&error));
+		if (!scep_profile_retry_ca_pin(self, error))
+			scep_profile_ca_step_failed(self, g_steal_pointer(&error));
 		return;
 	}
-	certs = scep_ndes_client_get_ca_certs(self->client);
-	g_free(self->ca_fingerprint);
-	self->ca_fingerprint =
-	    scep_ca_cert_get_fingerprint(scep_ca_certs_get_ca(certs), GNUTLS_DIG_SHA256);
-	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_CA_FINGERPRINT]);
+	scep_profile_remember_ca(self, scep_ndes_client_get_ca_certs(self->client));
 	if (!scep_ndes_client_get_ca_pinned(self->client))
 		g_warning("profile %s: cafingerprint is empty, the CA is trusted on first use",
 			  self->name);
-	all = scep_ca_certs_get_all(certs);
-	g_clear_pointer(&self->persist->ca_certs_der, g_ptr_array_unref);
-	self->persist->ca_certs_der = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
-	for (guint i = 0; i < all->len; i++) {
-		g_auto(ScepGnutlsDatum) der = { NULL, 0 };
-		if (gnutls_x509_crt_export2(g_ptr_array_index(all, i), GNUTLS_X509_FMT_DER, &der) >=
-		    0)
-			g_ptr_array_add(self->persist->ca_certs_der,
-					g_bytes_new(der.data, der.size));
-	}
-	if (scep_profile_ca_needs_rollover(self, certs)) {
+	due = scep_profile_next_ca_due(self);
+	if (due != 0 && scep_clock_get_wall(self->clock) >= due) {
 		const ScepCaps *caps = scep_ndes_client_get_caps(self->client);
 		if (caps != NULL && scep_caps_supports_get_next_ca_cert(caps)) {
 			g_message("profile %s: CA certificate past %" G_GINT64_FORMAT
@@ -1078,12 +1421,17 @@ scep_profile_fetch_ca_cb(GObject *source, GAsyncResult *result, gpointer user_da
 							   g_object_ref(self));
 			return;
 		}
-		g_message(
-		    "profile %s: CA certificate past its rollover point and no GetNextCACert: "
-		    "using the CA certificates just fetched",
-		    self->name);
+		g_message("profile %s: CA certificate past its rollover point, but the server does "
+			  "not offer GetNextCACert: the next CA will be taken from GetCACert once "
+			  "the server presents it",
+			  self->name);
+		/* not asked again for this CA */
+		g_free(p->next_ca_checked_for);
+		p->next_ca_checked_for = g_strdup(p->ca_fingerprint);
+		p->next_ca_checked_at = scep_clock_get_wall(self->clock);
 	}
-	scep_profile_challenge(self);
+	scep_profile_save(self);
+	scep_profile_ca_ready(self);
 }
 
 static void
@@ -1095,6 +1443,21 @@ scep_profile_op_begin(ScepProfile *self, ScepProfileOp op, const gchar *why)
 	scep_profile_clear_deadline(self);
 	self->op = op;
 	self->cancellable = g_cancellable_new();
+	if (op == SCEP_PROFILE_OP_CA_REFRESH) {
+		/* not an enrollment attempt: last_attempt and the state stay, the reason says it */
+		self->client = scep_profile_new_client(self, 0, &error);
+		if (self->client == NULL) {
+			scep_profile_ca_refresh_done(self, g_steal_pointer(&error));
+			return;
+		}
+		reason = g_strdup_printf("%s: GetCACaps, GetCACert and GetNextCACert from %s",
+					 why,
+					 self->settings->scepurl);
+		scep_profile_set_state(self, self->state, reason);
+		scep_ndes_client_fetch_ca_async(
+		    self->client, self->cancellable, scep_profile_fetch_ca_cb, g_object_ref(self));
+		return;
+	}
 	self->persist->last_attempt = scep_clock_get_wall(self->clock);
 	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_LAST_ATTEMPT]);
 	if (op == SCEP_PROFILE_OP_POLL) {
@@ -1120,7 +1483,7 @@ scep_profile_op_begin(ScepProfile *self, ScepProfileOp op, const gchar *why)
 	self->persist->operation = g_strdup(scep_profile_op_to_string(op));
 	if (op != SCEP_PROFILE_OP_ENROLL)
 		scep_profile_set_state(self, SCEP_PROFILE_STATE_RENEWING, why);
-	self->client = scep_settings_map_new_client(self->settings, &error);
+	self->client = scep_profile_new_client(self, 0, &error);
 	if (self->client == NULL) {
 		scep_profile_op_fail(self, g_steal_pointer(&error));
 		return;
@@ -1136,16 +1499,63 @@ scep_profile_op_begin(ScepProfile *self, ScepProfileOp op, const gchar *why)
 
 /* ---- what to do now ---- */
 
-/* whether the desired subject (registry, host name) differs from the installed one */
+/*
+ * Whether the subject the settings ask for now (with the host name read afresh) differs from
+ * the one that was asked for when the installed certificate was requested. The request is
+ * compared rather than the certificate: a CA that writes its own subject (NDES templates that
+ * take it from the directory) would otherwise make every new certificate "not match" and the
+ * instance enroll in a loop. A state file from before this was recorded falls back to the
+ * certificate's subject.
+ */
 static gboolean
 scep_profile_subject_changed(ScepProfile *self)
 {
 	g_autofree gchar *dn = scep_settings_map_subject(self->settings, NULL);
 	g_autoptr(GBytes) want = NULL;
-	if (dn == NULL || self->subject_der == NULL)
+	g_autoptr(GBytes) have = NULL;
+
+	if (dn == NULL || !self->has_cert)
 		return FALSE;
 	want = scep_csr_dn_to_der(dn, NULL);
-	return want != NULL && !g_bytes_equal(want, self->subject_der);
+	if (self->persist->installed_subject != NULL)
+		have = scep_csr_dn_to_der(self->persist->installed_subject, NULL);
+	else if (self->subject_der != NULL)
+		have = g_bytes_ref(self->subject_der);
+	return want != NULL && have != NULL && !g_bytes_equal(want, have);
+}
+
+/*
+ * Times that were stored under a wall clock later set back (or wrong when the agent last ran)
+ * would stall the instance: a back-off is never longer than the longest one from now, and
+ * what happened cannot have happened in the future.
+ */
+static void
+scep_profile_clamp_to_clock(ScepProfile *self, gint64 now)
+{
+	ScepState *p = self->persist;
+	gint64 longest = SCEP_PROFILE_MAX_BACKOFF + SCEP_PROFILE_MAX_BACKOFF / 5;
+
+	if (p->last_attempt > now + SCEP_PROFILE_CLOCK_SLACK) {
+		p->last_attempt = now;
+		g_object_notify_by_pspec(G_OBJECT(self), props[PROP_LAST_ATTEMPT]);
+	}
+	if (p->attempt > 0 && p->next_attempt > now + longest) {
+		g_autofree gchar *was = scep_profile_time_to_string(p->next_attempt);
+		p->next_attempt = now + scep_profile_backoff(self);
+		g_message(
+		    "profile %s: next attempt was planned at %s, beyond any back-off from now "
+		    "(the clock was set back): re-planned",
+		    self->name,
+		    was);
+	}
+	if (p->next_ca_checked_at > now + SCEP_PROFILE_CLOCK_SLACK)
+		p->next_ca_checked_at = now;
+	if (p->pending != NULL) {
+		if (p->pending->first_submitted > now + SCEP_PROFILE_CLOCK_SLACK)
+			p->pending->first_submitted = now;
+		if (p->pending->last_polled > now + SCEP_PROFILE_CLOCK_SLACK)
+			p->pending->last_polled = now;
+	}
 }
 
 static void
@@ -1212,6 +1622,7 @@ scep_profile_evaluate(ScepProfile *self)
 		return;
 	}
 	now = scep_clock_get_wall(self->clock);
+	scep_profile_clamp_to_clock(self, now);
 	if (self->persist->pending != NULL) {
 		scep_profile_evaluate_pending(self, now);
 		return;
@@ -1219,20 +1630,25 @@ scep_profile_evaluate(ScepProfile *self)
 	if (!self->has_cert) {
 		op = SCEP_PROFILE_OP_ENROLL;
 		why = g_strdup("no certificate installed");
-	} else if (now >= self->not_after && self->persist->operation == NULL &&
+	} else if (now >= self->expiry && self->persist->operation == NULL &&
 		   now < self->persist->last_attempt + s->retry_interval) {
 		/* expired right after an attempt: the CA's clock and ours disagree */
-		g_autofree gchar *when = scep_profile_time_to_string(self->not_after);
+		g_autofree gchar *when = scep_profile_time_to_string(self->expiry);
 		g_autofree gchar *reason = g_strdup_printf(
 		    "certificate expired at %s although just obtained: check the clock", when);
 		scep_profile_set_state(self, SCEP_PROFILE_STATE_FAILED, reason);
 		scep_profile_plan(self, self->persist->last_attempt + s->retry_interval);
 		return;
-	} else if (now >= self->not_after) {
-		g_autofree gchar *when = scep_profile_time_to_string(self->not_after);
+	} else if (now >= self->expiry) {
+		g_autofree gchar *when = scep_profile_time_to_string(self->expiry);
 		op = SCEP_PROFILE_OP_START_OVER;
-		why = g_strdup_printf("certificate expired at %s: start-over", when);
-	} else if (self->reenroll_requested) {
+		why =
+		    self->expiry < self->not_after
+			? g_strdup_printf("the CA certificate that issued the certificate expired "
+					  "at %s: start-over",
+					  when)
+			: g_strdup_printf("certificate expired at %s: start-over", when);
+	} else if (self->persist->reenroll_requested) {
 		op = SCEP_PROFILE_OP_START_OVER;
 		why = g_strdup("subject, SAN or key settings changed: new enrollment");
 	} else if (g_strcmp0(s->hostname_change_handling, "Reset") == 0 &&
@@ -1260,13 +1676,27 @@ scep_profile_evaluate(ScepProfile *self)
 	}
 	if (op == SCEP_PROFILE_OP_NONE) {
 		g_autofree gchar *until = scep_profile_time_to_string(self->not_after);
+		g_autofree gchar *ca_until = scep_profile_time_to_string(self->expiry);
 		g_autofree gchar *renew = scep_profile_time_to_string(self->renewal_time);
 		g_autofree gchar *reason =
-		    g_strdup_printf("valid until %s, renewal at %s", until, renew);
+		    self->expiry < self->not_after
+			? g_strdup_printf(
+			      "valid until %s (its CA certificate until %s), renewal at %s",
+			      until,
+			      ca_until,
+			      renew)
+			: g_strdup_printf("valid until %s, renewal at %s", until, renew);
+		gint64 ca_due = scep_profile_next_ca_due(self);
+		gint64 wake =
+		    MIN(self->renewal_time, now + s->expiry_check_interval * SCEP_PROFILE_DAY);
 		scep_profile_set_state(self, SCEP_PROFILE_STATE_VALID, reason);
-		scep_profile_plan(
-		    self,
-		    MIN(self->renewal_time, now + s->expiry_check_interval * SCEP_PROFILE_DAY));
+		if (ca_due != 0 && now >= ca_due) {
+			scep_profile_op_begin(self,
+					      SCEP_PROFILE_OP_CA_REFRESH,
+					      "CA certificate at its rollover point");
+			return;
+		}
+		scep_profile_plan(self, ca_due != 0 ? MIN(wake, ca_due) : wake);
 		return;
 	}
 	if (self->persist->attempt > 0 && self->persist->next_attempt > now) {
@@ -1299,6 +1729,7 @@ scep_profile_start(ScepProfile *self)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(ScepState) loaded = NULL;
+	g_autoptr(ScepCertPaths) installed = NULL;
 
 	g_return_if_fail(SCEP_IS_PROFILE(self));
 	if (self->started)
@@ -1306,12 +1737,6 @@ scep_profile_start(ScepProfile *self)
 	if (g_mkdir_with_parents(self->dir, 0700) != 0)
 		g_warning(
 		    "profile %s: cannot create %s: %s", self->name, self->dir, g_strerror(errno));
-	if (!scep_cert_store_recover(self->dir, self->paths, &error)) {
-		g_warning("profile %s: repair of the installation failed: %s",
-			  self->name,
-			  error->message);
-		g_clear_error(&error);
-	}
 	loaded = scep_state_load(self->state_path, &error);
 	if (loaded == NULL) {
 		g_warning("profile %s: state file unreadable, starting afresh: %s",
@@ -1327,8 +1752,25 @@ scep_profile_start(ScepProfile *self)
 		g_free(self->reason);
 		self->reason = g_strdup(self->persist->reason != NULL ? self->persist->reason : "");
 	}
-	scep_profile_load_cert(self);
+	/* an interrupted installation is finished or undone (the journal names its files); the
+	 * installed paths are repaired too when the configured ones changed meanwhile */
+	installed = scep_profile_installed_paths(self);
+	if (!scep_cert_store_recover(self->dir, self->paths, &error) ||
+	    (installed != NULL && !scep_profile_paths_equal(installed, self->paths) &&
+	     !scep_cert_store_recover(self->dir, installed, &error))) {
+		g_warning("profile %s: repair of the installation failed: %s",
+			  self->name,
+			  error->message);
+		g_clear_error(&error);
+	}
 	self->started = TRUE;
+	scep_profile_ensure_installed_paths(self, installed);
+	scep_profile_load_cert(self);
+	if (self->has_cert && installed == NULL) {
+		/* a state file from before the installed paths were recorded */
+		scep_profile_set_installed_paths(self);
+		scep_profile_save(self);
+	}
 	if (self->persist->pending != NULL) {
 		g_message("profile %s: resuming pending transaction %s",
 			  self->name,
@@ -1337,6 +1779,18 @@ scep_profile_start(ScepProfile *self)
 	}
 	self->jump_id = g_signal_connect(
 	    self->clock, "time-jumped", G_CALLBACK(scep_profile_time_jumped_cb), self);
+	scep_profile_evaluate(self);
+}
+
+void
+scep_profile_host_name_changed(ScepProfile *self)
+{
+	g_return_if_fail(SCEP_IS_PROFILE(self));
+	if (self->settings == NULL ||
+	    g_strcmp0(self->settings->hostname_change_handling, "Reset") != 0)
+		return;
+	g_debug("profile %s: the host name may have changed, checking the subject", self->name);
+	/* an operation in flight evaluates again when it ends */
 	scep_profile_evaluate(self);
 }
 
@@ -1375,7 +1829,6 @@ scep_profile_request(ScepProfile *self,
 		     gpointer tag)
 {
 	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
-	ScepProfileOp op;
 	g_task_set_source_tag(task, tag);
 	if (self->settings == NULL || !self->settings->enabled || !self->started) {
 		g_task_return_new_error(task,
@@ -1387,10 +1840,22 @@ scep_profile_request(ScepProfile *self,
 		return;
 	}
 	g_ptr_array_add(self->waiters, g_steal_pointer(&task));
-	if (self->op != SCEP_PROFILE_OP_NONE && self->op != SCEP_PROFILE_OP_POLL)
+	if (self->op == SCEP_PROFILE_OP_CA_REFRESH) {
+		/* started when the rollover check is done */
+		self->queued_request = TRUE;
+		self->queued_start_over |= start_over;
 		return;
-	if (self->op == SCEP_PROFILE_OP_POLL)
+	}
+	if (self->op != SCEP_PROFILE_OP_NONE)
 		return;
+	scep_profile_request_begin(self, start_over);
+}
+
+static void
+scep_profile_request_begin(ScepProfile *self, gboolean start_over)
+{
+	ScepProfileOp op;
+
 	if (self->persist->pending != NULL) {
 		self->resume_poll = TRUE;
 		scep_profile_evaluate(self);
@@ -1400,7 +1865,7 @@ scep_profile_request(ScepProfile *self,
 	self->persist->next_attempt = 0;
 	if (!self->has_cert)
 		op = SCEP_PROFILE_OP_ENROLL;
-	else if (start_over || self->not_after <= scep_clock_get_wall(self->clock) ||
+	else if (start_over || self->expiry <= scep_clock_get_wall(self->clock) ||
 		 scep_settings_get_renewal_method(self->settings) == SCEP_RENEWAL_METHOD_START_OVER)
 		op = SCEP_PROFILE_OP_START_OVER;
 	else
@@ -1551,7 +2016,7 @@ scep_profile_get_renewal_method(ScepProfile *self)
 const gchar *
 scep_profile_get_ca_fingerprint(ScepProfile *self)
 {
-	return self->ca_fingerprint;
+	return self->persist->ca_fingerprint;
 }
 
 const gchar *
@@ -1637,7 +2102,7 @@ scep_profile_get_property(GObject *object, guint prop_id, GValue *value, GParamS
 		g_value_set_string(value, scep_profile_get_renewal_method(self));
 		break;
 	case PROP_CA_FINGERPRINT:
-		g_value_set_string(value, self->ca_fingerprint);
+		g_value_set_string(value, self->persist->ca_fingerprint);
 		break;
 	case PROP_CERT_PATH:
 		g_value_set_string(value, self->paths->cert_path);
@@ -1685,7 +2150,6 @@ scep_profile_finalize(GObject *object)
 	g_free(self->state_path);
 	g_free(self->reason);
 	g_free(self->invalid_reason);
-	g_free(self->ca_fingerprint);
 	g_clear_pointer(&self->snapshot, scep_registry_snapshot_unref);
 	g_clear_pointer(&self->persist, scep_state_free);
 	g_clear_pointer(&self->paths, scep_cert_paths_free);

@@ -71,6 +71,14 @@ void scep_profile_set_settings(ScepProfile *self,
  */
 void scep_profile_start(ScepProfile *self);
 
+/*
+ * The device's host name may have changed (the engine watches the static host name): with
+ * hostname_change_handling=Reset the subject is compared at once (it also is at every
+ * scheduled evaluation), and a start-over follows when it no longer matches. Nothing happens
+ * with Ignore.
+ */
+void scep_profile_host_name_changed(ScepProfile *self);
+
 /* cancels what runs and removes every deadline; the state file and installed files stay */
 void scep_profile_stop(ScepProfile *self);
 

@@ -156,11 +156,54 @@ scep_settings_map_new_client(const ScepSettings *s, GError **error)
 
 /* ---- names of the device ---- */
 
+#define SCEP_SETTINGS_MAP_HOSTNAME_FILE "/etc/hostname"
+
+const gchar *
+scep_settings_map_host_name_file(void)
+{
+	const gchar *env = g_getenv("SCEP_AGENT_HOSTNAME_FILE");
+	return env != NULL && env[0] != '\0' ? env : SCEP_SETTINGS_MAP_HOSTNAME_FILE;
+}
+
+/* hostname(5): the first line that is neither empty nor a comment; NULL when there is none */
+static gchar *
+scep_settings_map_read_host_name_file(void)
+{
+	g_autofree gchar *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	if (!g_file_get_contents(scep_settings_map_host_name_file(), &text, NULL, NULL))
+		return NULL;
+	lines = g_strsplit(text, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		gchar *line = g_strstrip(lines[i]);
+		if (line[0] != '\0' && line[0] != '#')
+			return g_strdup(line);
+	}
+	return NULL;
+}
+
+gchar *
+scep_settings_map_host_name(void)
+{
+	const gchar *env = g_getenv("SCEP_AGENT_HOSTNAME");
+	gchar *name;
+	gchar buf[256] = { 0 };
+
+	if (env != NULL && env[0] != '\0')
+		return g_strdup(env);
+	name = scep_settings_map_read_host_name_file();
+	if (name != NULL)
+		return name;
+	/* not g_get_host_name(): it keeps the first answer for the life of the process */
+	if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0')
+		return g_strdup("localhost");
+	return g_strdup(buf);
+}
+
 static gchar *
 scep_settings_map_host_short(void)
 {
-	const gchar *env = g_getenv("SCEP_AGENT_HOSTNAME");
-	const gchar *host = env != NULL && env[0] != '\0' ? env : g_get_host_name();
+	g_autofree gchar *host = scep_settings_map_host_name();
 	const gchar *dot = strchr(host, '.');
 	return dot != NULL ? g_strndup(host, dot - host) : g_strdup(host);
 }
@@ -170,7 +213,7 @@ static gchar *
 scep_settings_map_dns_domain(void)
 {
 	const gchar *env = g_getenv("SCEP_AGENT_HOSTNAME");
-	const gchar *host = env != NULL && env[0] != '\0' ? env : g_get_host_name();
+	g_autofree gchar *host = scep_settings_map_host_name();
 	const gchar *dot = strchr(host, '.');
 	struct addrinfo hints = { 0 };
 	struct addrinfo *res = NULL;

@@ -34,8 +34,22 @@ gboolean
 scep_settings_map_digest(const gchar *signalg, gnutls_digest_algorithm_t *out, GError **error);
 
 /* the value the CN and the first SAN take: subjectaltname, or the device's name for the
- * (auto) types, with the suffix applied; $SCEP_AGENT_HOSTNAME overrides the host name */
+ * (auto) types, with the suffix applied (see scep_settings_map_host_name()) */
 gchar *scep_settings_map_common_name(const ScepSettings *settings, GError **error);
+
+/*
+ * The device's host name, read afresh on every call (so that a change is seen without a
+ * restart): $SCEP_AGENT_HOSTNAME when set (tests, or an override); else the static host name,
+ * the first line of scep_settings_map_host_name_file() that is neither empty nor a comment
+ * (hostname(5)); else the kernel's host name (gethostname()). The static name comes first
+ * because it is what systemd gives the kernel at boot and what hostnamectl and management
+ * change, and because it stays readable under the unit's ProtectHostname=, whose private UTS
+ * namespace freezes the kernel's name at the start of the service.
+ */
+gchar *scep_settings_map_host_name(void);
+/* the file the static host name is read from: $SCEP_AGENT_HOSTNAME_FILE (tests), else
+ * /etc/hostname; the engine watches it */
+const gchar *scep_settings_map_host_name_file(void);
 
 /* RFC 4514 subject: CN, then OU, O, L, ST (split at multivalueseparator) and C */
 gchar *scep_settings_map_subject(const ScepSettings *settings, GError **error);

@@ -29,6 +29,16 @@ scep_state_free(ScepState *self)
 	g_clear_pointer(&self->new_key_pem, g_bytes_unref);
 	g_clear_pointer(&self->pending, scep_pending_free);
 	g_clear_pointer(&self->ca_certs_der, g_ptr_array_unref);
+	g_free(self->request_subject);
+	g_free(self->installed_subject);
+	g_free(self->installed_key_path);
+	g_free(self->installed_cert_path);
+	g_free(self->installed_chain_path);
+	g_free(self->ca_fingerprint);
+	g_free(self->next_ca_fingerprint);
+	g_free(self->next_ca_checked_for);
+	g_free(self->rollover_ca_fingerprint);
+	g_free(self->rollover_pin);
 	g_free(self);
 }
 
@@ -172,6 +182,25 @@ scep_state_save(const ScepState *self, const gchar *path, GError **error)
 		g_key_file_set_string_list(
 		    kf, SCEP_STATE_GROUP, "ca-certs", (const gchar *const *)list->pdata, list->len);
 	}
+	if (self->reenroll_requested)
+		g_key_file_set_boolean(kf, SCEP_STATE_GROUP, "reenroll-requested", TRUE);
+	scep_state_set_opt_string(kf, "request-subject", self->request_subject);
+	scep_state_set_opt_string(kf, "installed-subject", self->installed_subject);
+	scep_state_set_opt_string(kf, "installed-key-file", self->installed_key_path);
+	scep_state_set_opt_string(kf, "installed-cert-file", self->installed_cert_path);
+	scep_state_set_opt_string(kf, "installed-chain-file", self->installed_chain_path);
+	scep_state_set_opt_string(kf, "ca-fingerprint", self->ca_fingerprint);
+	if (self->ca_not_after != 0) {
+		g_key_file_set_int64(kf, SCEP_STATE_GROUP, "ca-not-before", self->ca_not_before);
+		g_key_file_set_int64(kf, SCEP_STATE_GROUP, "ca-not-after", self->ca_not_after);
+	}
+	scep_state_set_opt_string(kf, "next-ca-fingerprint", self->next_ca_fingerprint);
+	scep_state_set_opt_string(kf, "next-ca-checked-for", self->next_ca_checked_for);
+	if (self->next_ca_checked_at != 0)
+		g_key_file_set_int64(
+		    kf, SCEP_STATE_GROUP, "next-ca-checked-at", self->next_ca_checked_at);
+	scep_state_set_opt_string(kf, "rollover-ca-fingerprint", self->rollover_ca_fingerprint);
+	scep_state_set_opt_string(kf, "rollover-pin", self->rollover_pin);
 	text = g_key_file_to_data(kf, &len, NULL);
 	ok = scep_state_write_atomic(path, text, len, 0600, error);
 	scep_state_wipe_string(text);
@@ -224,6 +253,21 @@ scep_state_load(const gchar *path, GError **error)
 			return NULL;
 		}
 	}
+	self->reenroll_requested =
+	    g_key_file_get_boolean(kf, SCEP_STATE_GROUP, "reenroll-requested", NULL);
+	self->request_subject = scep_state_get_opt_string(kf, "request-subject");
+	self->installed_subject = scep_state_get_opt_string(kf, "installed-subject");
+	self->installed_key_path = scep_state_get_opt_string(kf, "installed-key-file");
+	self->installed_cert_path = scep_state_get_opt_string(kf, "installed-cert-file");
+	self->installed_chain_path = scep_state_get_opt_string(kf, "installed-chain-file");
+	self->ca_fingerprint = scep_state_get_opt_string(kf, "ca-fingerprint");
+	self->ca_not_before = scep_state_get_int(kf, "ca-not-before");
+	self->ca_not_after = scep_state_get_int(kf, "ca-not-after");
+	self->next_ca_fingerprint = scep_state_get_opt_string(kf, "next-ca-fingerprint");
+	self->next_ca_checked_for = scep_state_get_opt_string(kf, "next-ca-checked-for");
+	self->next_ca_checked_at = scep_state_get_int(kf, "next-ca-checked-at");
+	self->rollover_ca_fingerprint = scep_state_get_opt_string(kf, "rollover-ca-fingerprint");
+	self->rollover_pin = scep_state_get_opt_string(kf, "rollover-pin");
 	cas = g_key_file_get_string_list(kf, SCEP_STATE_GROUP, "ca-certs", NULL, NULL);
 	if (cas != NULL) {
 		self->ca_certs_der = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);

@@ -32,6 +32,10 @@ Options
                        SCEPStandard and GetNextCACert with --next-ca)
   --cacaps-status N    answer GetCACaps with HTTP status N and an empty body
   --next-ca            have a next CA for GetNextCACert (else HTTP 404)
+  --ca-valid-seconds N validity of the CA certificates made at start-up (root and
+                       issuing CA; default 3650 days)
+  --ca-age-seconds N   they became valid N seconds ago (default 60), so that a
+                       CA's rollover point or expiry is near without waiting
   --challenge X        PKCSReq must carry challengePassword X (renewals signed
                        by a certificate of this CA need none)
   --valid-days N       validity of issued certificates (default 365)
@@ -72,6 +76,9 @@ Script (--script FILE, or POST /control)
     "status": "success" | "pending" | "failure"
     "failinfo": integer (any, also > 4; default 2), "failinfo_text": string
     "delay": seconds to wait before answering (other requests are not blocked)
+    "subject_cn": the issued certificate gets this CN instead of the requested
+                  subject (a CA that writes its own subject, as NDES templates
+                  that take it from the directory do)
     "hostile": one of
         bad-signature         one byte of the CertRep signature flipped
         wrong-signer          valid signature by a key/certificate that is not
@@ -92,7 +99,13 @@ Script (--script FILE, or POST /control)
 
 Control
   POST /control  body: a JSON list (the new script, step counter reset) or an
-                 object {"script": [...], "clear_log": true, "caps": [...]}
+                 object {"script": [...], "clear_log": true, "caps": [...],
+                 "rollover": true}
+                 "rollover" (needs --next-ca): the next CA becomes the issuing CA
+                 and root, with new RA certificates it issued; GetCACert serves
+                 them, GetNextCACert answers 404 from then on, and requests
+                 signed by certificates of the previous CA still count as
+                 renewals (as AD CS accepts them after a CA renewal)
   GET  /log      JSON list of the requests seen, in order; each entry is
                  {"operation", "method", "message_type", "transaction_id",
                   "challenge", "renewal", "step", "answer", "error"}
@@ -252,8 +265,8 @@ def key_usage(digital_signature=False, key_encipherment=False, ca=False):
 
 
 def build_cert(subject, pub, issuer_name, issuer_key, serial, not_after, ca, usage, eku=None,
-               san=None, issuer_pub=None):
-    nb = now_utc() - datetime.timedelta(seconds=60)
+               san=None, issuer_pub=None, not_before=None):
+    nb = not_before or now_utc() - datetime.timedelta(seconds=60)
     b = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -524,6 +537,14 @@ class Ca:
         os.makedirs(os.path.join(self.dir, "issued"), exist_ok=True)
         self.lock = threading.RLock()
         far = now_utc() + datetime.timedelta(days=3650)
+        ca_nb = None
+        ca_na = far
+        if args.ca_age_seconds is not None:
+            ca_nb = now_utc() - datetime.timedelta(seconds=args.ca_age_seconds)
+        if args.ca_valid_seconds is not None:
+            ca_na = (ca_nb or now_utc() - datetime.timedelta(seconds=60)) + datetime.timedelta(seconds=args.ca_valid_seconds)
+        # certificates issued by a previous CA (after a rollover) still count as ours
+        self.previous = []
 
         def make_root(key):
             return build_cert(
@@ -532,9 +553,10 @@ class Ca:
                 name_of("scep-agent test root CA"),
                 key,
                 x509.random_serial_number(),
-                far,
+                ca_na,
                 True,
                 key_usage(digital_signature=True, ca=True),
+                not_before=ca_nb,
             )
 
         self.root = load_or_create(self.dir, "ca", make_root)
@@ -547,9 +569,10 @@ class Ca:
                     self.root.cert.subject,
                     self.root.key,
                     x509.random_serial_number(),
-                    far,
+                    ca_na,
                     True,
                     key_usage(digital_signature=True, ca=True),
+                    not_before=ca_nb,
                 )
 
             self.issuing = load_or_create(self.dir, "issuing-ca", make_issuing)
@@ -635,21 +658,43 @@ class Ca:
         return ras + cas if self.args.ra_first else cas + ras
 
     def issued_by_us(self, cert):
-        """True when CERT was issued by our issuing CA (signature checked)."""
-        if cert.issuer != self.issuing.cert.subject:
-            return False
-        try:
-            self.issuing.cert.public_key().verify(
-                cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm
-            )
-        except Exception:
-            return False
-        return os.path.exists(self.issued_path(cert.serial_number))
+        """True when CERT was issued by our issuing CA, or by one it replaced in a rollover
+        (signature checked)."""
+        for ca in [self.issuing] + self.previous:
+            if cert.issuer != ca.cert.subject:
+                continue
+            try:
+                ca.cert.public_key().verify(
+                    cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm
+                )
+            except Exception:
+                continue
+            return os.path.exists(self.issued_path(cert.serial_number))
+        return False
+
+    def rollover(self):
+        """The next CA takes over: it issues from now on, with RA certificates of its own."""
+        if self.next is None:
+            raise ValueError("no next CA (start with --next-ca)")
+        with self.lock:
+            self.previous.append(self.issuing)
+            self.root = self.issuing = self.next
+            self.chain = [self.next]
+            self.next = None
+            if self.args.ra == "split":
+                self.ra_sign = load_or_create(self.dir, "next-ra-sign", self._make_ra("scep-agent test next RA signing", True, False))
+                self.ra_enc = load_or_create(self.dir, "next-ra-enc", self._make_ra("scep-agent test next RA encryption", False, True))
+            elif self.args.ra == "combined":
+                self.ra_sign = self.ra_enc = load_or_create(self.dir, "next-ra", self._make_ra("scep-agent test next RA", True, True))
+            self.signer = self.ra_sign or self.issuing
+            # requests encrypted for the previous RA or CA still decrypt
+            self.decrypters = [i for i in (self.ra_enc, self.issuing) if i is not None] + self.decrypters
+        log("rollover: the next CA issues from now on")
 
     def issued_path(self, serial):
         return os.path.join(self.dir, "issued", "%x.pem" % serial)
 
-    def issue(self, csr_der, revoke=None):
+    def issue(self, csr_der, revoke=None, subject_cn=None):
         csr = x509.load_der_x509_csr(csr_der)
         try:
             san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -665,8 +710,11 @@ class Ca:
             if revoke is not None and revoke not in self.state["revoked"]:
                 self.state["revoked"].append(revoke)
             self.save()
+        subject = csr.subject
+        if subject_cn is not None:
+            subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject_cn)])
         cert = build_cert(
-            csr.subject,
+            subject,
             csr.public_key(),
             self.issuing.cert.subject,
             self.issuing.key,
@@ -950,7 +998,8 @@ def handle_pki(resp, req, step, entry):
                 }
                 ca.save()
             return "pending", None, None, None
-        cert = ca.issue(req.content, revoke=req.signer_cert.serial_number if renewal else None)
+        cert = ca.issue(req.content, revoke=req.signer_cert.serial_number if renewal else None,
+                        subject_cn=step.get("subject_cn"))
         return "success", None, None, issued_p7(ca, cert)
     if mt == MSG_CERTPOLL:
         with ca.lock:
@@ -965,7 +1014,8 @@ def handle_pki(resp, req, step, entry):
             ca.save()
         if status == "failure":
             return "failure", failinfo, text, None
-        cert = ca.issue(base64.b64decode(pend["csr"]), revoke=pend.get("revoke"))
+        cert = ca.issue(base64.b64decode(pend["csr"]), revoke=pend.get("revoke"),
+                        subject_cn=step.get("subject_cn"))
         return "success", None, None, issued_p7(ca, cert)
     if mt in (MSG_GETCERT, MSG_GETCRL):
         try:
@@ -1053,6 +1103,8 @@ class Handler(BaseHTTPRequestHandler):
                             resp.log = []
                     if "caps" in req:
                         resp.caps = list(req["caps"])
+                    if req.get("rollover"):
+                        resp.ca.rollover()
             except Exception as e:
                 return self.send(400, "text/plain", ("bad control request: %s" % e).encode())
             return self.send(200, "text/plain", b"ok\n")
@@ -1190,6 +1242,8 @@ def main():
     p.add_argument("--caps", type=lambda s: [c.strip() for c in s.split(",") if c.strip()])
     p.add_argument("--cacaps-status", type=int)
     p.add_argument("--next-ca", action="store_true")
+    p.add_argument("--ca-valid-seconds", type=int)
+    p.add_argument("--ca-age-seconds", type=int)
     p.add_argument("--challenge")
     p.add_argument("--valid-days", type=int, default=365)
     p.add_argument("--valid-seconds", type=int)

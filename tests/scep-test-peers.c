@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "scep-test-peers.h"
+#include "scep-test-util.h"
 
 #include <errno.h>
 #include <gio/gio.h>
@@ -25,44 +26,6 @@ struct _ScepTestResponder {
 	guint16 port;
 	GPtrArray *extra_args; /* (owned) of gchar*, NULL-terminated */
 };
-
-static gboolean
-scep_test_remove_tree(const gchar *path, GError **error)
-{
-	g_autoptr(GDir) dir = NULL;
-	const gchar *name;
-
-	if (!g_file_test(path, G_FILE_TEST_IS_DIR) || g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-		if (g_unlink(path) != 0 && errno != ENOENT) {
-			g_set_error(error,
-				    G_IO_ERROR,
-				    g_io_error_from_errno(errno),
-				    "cannot remove %s: %s",
-				    path,
-				    g_strerror(errno));
-			return FALSE;
-		}
-		return TRUE;
-	}
-	dir = g_dir_open(path, 0, error);
-	if (dir == NULL)
-		return FALSE;
-	while ((name = g_dir_read_name(dir)) != NULL) {
-		g_autofree gchar *child = g_build_filename(path, name, NULL);
-		if (!scep_test_remove_tree(child, error))
-			return FALSE;
-	}
-	if (g_rmdir(path) != 0) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    g_io_error_from_errno(errno),
-			    "cannot remove %s: %s",
-			    path,
-			    g_strerror(errno));
-		return FALSE;
-	}
-	return TRUE;
-}
 
 /* reads the READY line from the responder's stdout, at most TIMEOUT_MS */
 static gchar *

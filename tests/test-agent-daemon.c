@@ -4,8 +4,11 @@
  * The real scep-agent process (path in argv[1]) with --registry-dir / --state-dir against our
  * responder: killed with SIGKILL while a request is pending and restarted (the same transaction
  * completes), killed at every crash point of an installation (SCEP_AGENT_TEST_CRASH_AT) and
- * restarted (a matching key and certificate are always installed), and SIGTERM. Time at process
- * level only through SCEP_AGENT_TIME_OFFSET.
+ * restarted (a matching key and certificate are always installed), killed at every crash point
+ * of the move that follows a change of cert_file, key_file and chain_file (the pair ends up at
+ * the new paths, the old files gone, nothing enrolled again), a host name change seen through
+ * the watched host name file (SCEP_AGENT_HOSTNAME_FILE), and SIGTERM. Time at process level only
+ * through SCEP_AGENT_TIME_OFFSET.
  */
 #include "config.h"
 
@@ -13,10 +16,12 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "scep-cert-store.h"
+#include "scep-gnutls-common.h"
 #include "scep-test-peers.h"
 
 #define WAIT_SECONDS 60
@@ -30,6 +35,7 @@ typedef struct {
 	gchar *log_path;
 	ScepTestResponder *responder;
 	GPid pid;
+	gchar *hostname_file; /* nullable: SCEP_AGENT_HOSTNAME_FILE of the agent */
 } Fixture;
 
 static void
@@ -83,6 +89,7 @@ fixture_tear_down(Fixture *fx, gconstpointer data)
 	g_free(fx->registry_dir);
 	g_free(fx->state_dir);
 	g_free(fx->log_path);
+	g_free(fx->hostname_file);
 }
 
 /* starts scep-agent; @crash_at / @offset: nullable environment for the hooks */
@@ -98,6 +105,10 @@ agent_start(Fixture *fx, const gchar *crash_at, const gchar *offset)
 	g_assert_cmpint(log_fd, >=, 0);
 	env = g_environ_unsetenv(env, "SCEP_AGENT_TEST_CRASH_AT");
 	env = g_environ_unsetenv(env, "SCEP_AGENT_TIME_OFFSET");
+	env = g_environ_unsetenv(env, "SCEP_AGENT_HOSTNAME");
+	env = g_environ_unsetenv(env, "SCEP_AGENT_HOSTNAME_FILE");
+	if (fx->hostname_file != NULL)
+		env = g_environ_setenv(env, "SCEP_AGENT_HOSTNAME_FILE", fx->hostname_file, TRUE);
 	if (crash_at != NULL)
 		env = g_environ_setenv(env, "SCEP_AGENT_TEST_CRASH_AT", crash_at, TRUE);
 	if (offset != NULL)
@@ -275,6 +286,171 @@ test_crash_point(Fixture *fx, gconstpointer data)
 	agent_kill(fx, SIGTERM, NULL);
 }
 
+/* adds registry lines for cert0 ("key=value\n"...) to the registry file */
+static void
+registry_append(Fixture *fx, const gchar *lines)
+{
+	g_autofree gchar *path = g_build_filename(fx->registry_dir, "registry", NULL);
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *more = NULL;
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	more = g_strconcat(text, lines, NULL);
+	g_assert_true(g_file_set_contents(path, more, -1, NULL));
+}
+
+/* the installed certificate path recorded in the state file, NULL when none */
+static gchar *
+installed_cert_of(Fixture *fx)
+{
+	g_autofree gchar *path = g_build_filename(fx->state_dir, "cert0", "state", NULL);
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, NULL))
+		return NULL;
+	return g_key_file_get_string(kf, "state", "installed-cert-file", NULL);
+}
+
+static gchar *
+contents_of(const gchar *path)
+{
+	gchar *data = NULL;
+	g_assert_true(g_file_get_contents(path, &data, NULL, NULL));
+	return data;
+}
+
+static ScepCertPaths *
+moved_paths(Fixture *fx)
+{
+	g_autofree gchar *key = g_build_filename(fx->tmp, "moved", "private", "device.key", NULL);
+	g_autofree gchar *cert = g_build_filename(fx->tmp, "moved", "device.crt", NULL);
+	g_autofree gchar *chain = g_build_filename(fx->tmp, "moved", "chain.crt", NULL);
+	return scep_cert_paths_new(key, cert, chain);
+}
+
+/* SIGKILL at @point while the installed pair moves to new paths (a change made while the
+ * agent was down); after a restart the pair is at the new paths, the old files are gone */
+static void
+test_move_crash_point(Fixture *fx, gconstpointer data)
+{
+	const gchar *point = data;
+	g_autoptr(ScepCertPaths) old = default_paths(fx);
+	g_autoptr(ScepCertPaths) moved = moved_paths(fx);
+	g_autofree gchar *journal_dir = g_build_filename(fx->state_dir, "cert0", NULL);
+	g_autofree gchar *lines = NULL;
+	g_autofree gchar *key_before = NULL;
+	g_autofree gchar *cert_before = NULL;
+	g_autofree gchar *chain_before = NULL;
+	g_autofree gchar *key_after = NULL;
+	g_autofree gchar *cert_after = NULL;
+	g_autofree gchar *chain_after = NULL;
+	const gchar *old_files[] = { old->key_path, old->cert_path, old->chain_path };
+	g_autoptr(GError) error = NULL;
+	gint64 end;
+	struct stat st;
+	gint status = 0;
+
+	agent_start(fx, NULL, NULL);
+	wait_state(fx, 7);
+	agent_kill(fx, SIGTERM, NULL);
+	key_before = contents_of(old->key_path);
+	cert_before = contents_of(old->cert_path);
+	chain_before = contents_of(old->chain_path);
+
+	lines = g_strdup_printf("network.scepclient.cert0.key_file=%s\n"
+				"network.scepclient.cert0.cert_file=%s\n"
+				"network.scepclient.cert0.chain_file=%s\n",
+				moved->key_path,
+				moved->cert_path,
+				moved->chain_path);
+	registry_append(fx, lines);
+	agent_start(fx, point, NULL);
+	status = wait_exit(fx);
+	g_assert_true(WIFSIGNALED(status));
+	g_assert_cmpint(WTERMSIG(status), ==, SIGKILL);
+	/* whatever the crash left: after recovery one complete pair, old or new */
+	g_assert_true(scep_cert_store_recover(journal_dir, moved, &error));
+	g_assert_no_error(error);
+	g_assert_true(scep_cert_store_load(old, NULL, NULL, NULL) ||
+		      scep_cert_store_load(moved, NULL, NULL, NULL));
+
+	agent_start(fx, NULL, NULL);
+	end = g_get_monotonic_time() + WAIT_SECONDS * G_USEC_PER_SEC;
+	for (;;) {
+		g_autofree gchar *installed = installed_cert_of(fx);
+		if (g_strcmp0(installed, moved->cert_path) == 0)
+			break;
+		if (g_get_monotonic_time() > end)
+			g_error("the installed pair was not moved to %s", moved->cert_path);
+		g_usleep(50 * 1000);
+	}
+	g_assert_true(scep_cert_store_load(moved, NULL, NULL, &error));
+	g_assert_no_error(error);
+	key_after = contents_of(moved->key_path);
+	cert_after = contents_of(moved->cert_path);
+	chain_after = contents_of(moved->chain_path);
+	g_assert_cmpstr(key_after, ==, key_before);
+	g_assert_cmpstr(cert_after, ==, cert_before);
+	g_assert_cmpstr(chain_after, ==, chain_before);
+	g_assert_cmpint(g_stat(moved->key_path, &st), ==, 0);
+	g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+	for (guint i = 0; i < G_N_ELEMENTS(old_files); i++) {
+		g_autofree gchar *bak = g_strconcat(old_files[i], ".bak", NULL);
+		g_assert_false(g_file_test(old_files[i], G_FILE_TEST_EXISTS));
+		g_assert_false(g_file_test(bak, G_FILE_TEST_EXISTS));
+	}
+	/* moved, not enrolled again */
+	g_assert_cmpint(scep_test_responder_count_in_log(
+			    fx->responder, "\"operation\": \"PKIOperation\"", NULL),
+			==,
+			1);
+	agent_kill(fx, SIGTERM, NULL);
+}
+
+/* the subject of the installed certificate (default paths), "" when none */
+static gchar *
+installed_subject(Fixture *fx)
+{
+	g_autoptr(ScepCertPaths) paths = default_paths(fx);
+	g_auto(gnutls_x509_crt_t) cert = NULL;
+	g_auto(ScepGnutlsDatum) dn = { NULL, 0 };
+	if (!scep_cert_store_load(paths, &cert, NULL, NULL) ||
+	    gnutls_x509_crt_get_dn3(cert, &dn, 0) < 0)
+		return g_strdup("");
+	return g_strndup((const gchar *)dn.data, dn.size);
+}
+
+/* hostname_change_handling=Reset in the real daemon: the host name file is watched */
+static void
+test_hostname_watch(Fixture *fx, gconstpointer data)
+{
+	g_autofree gchar *subject = NULL;
+	gint64 end;
+
+	fx->hostname_file = g_build_filename(fx->tmp, "hostname", NULL);
+	g_assert_true(g_file_set_contents(fx->hostname_file, "daemon-host1\n", -1, NULL));
+	registry_append(fx,
+			"network.scepclient.cert0.subjectaltname_type=DNS name (auto)\n"
+			"network.scepclient.cert0.hostname_change_handling=Reset\n");
+	agent_start(fx, NULL, NULL);
+	wait_state(fx, 7);
+	subject = installed_subject(fx);
+	g_assert_cmpstr(subject, ==, "CN=daemon-host1");
+
+	g_assert_true(g_file_set_contents(fx->hostname_file, "daemon-host2\n", -1, NULL));
+	end = g_get_monotonic_time() + WAIT_SECONDS * G_USEC_PER_SEC;
+	while (TRUE) {
+		g_free(subject);
+		subject = installed_subject(fx);
+		if (g_strcmp0(subject, "CN=daemon-host2") == 0)
+			break;
+		if (g_get_monotonic_time() > end)
+			g_error("no new certificate for the new host name (subject %s)", subject);
+		g_usleep(50 * 1000);
+	}
+	g_assert_cmpint(
+	    scep_test_responder_count_in_log(fx->responder, "\"message_type\": 19", NULL), ==, 2);
+	agent_kill(fx, SIGTERM, NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -297,12 +473,26 @@ main(int argc, char **argv)
 	for (guint i = 0; scep_cert_store_crash_points[i] != NULL; i++) {
 		g_autofree gchar *path = g_strdup_printf("/scep/agent/daemon/crash-at/%s",
 							 scep_cert_store_crash_points[i]);
+		g_autofree gchar *move = g_strdup_printf("/scep/agent/daemon/move-crash-at/%s",
+							 scep_cert_store_crash_points[i]);
 		g_test_add(path,
 			   Fixture,
 			   scep_cert_store_crash_points[i],
 			   fixture_set_up,
 			   test_crash_point,
 			   fixture_tear_down);
+		g_test_add(move,
+			   Fixture,
+			   scep_cert_store_crash_points[i],
+			   fixture_set_up,
+			   test_move_crash_point,
+			   fixture_tear_down);
 	}
+	g_test_add("/scep/agent/daemon/hostname-watch",
+		   Fixture,
+		   NULL,
+		   fixture_set_up,
+		   test_hostname_watch,
+		   fixture_tear_down);
 	return g_test_run();
 }

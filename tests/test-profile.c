@@ -20,6 +20,39 @@
 
 #define WAIT_SECONDS 60
 
+/* g_test_expect_message() does not see G_LOG_USE_STRUCTURED messages in GLib 2.74: warnings
+ * and messages are recorded here (and still printed) so that tests can look for them */
+static GPtrArray *captured_log; /* of "WARNING text" / "MESSAGE text" */
+
+static GLogWriterOutput
+capture_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+{
+	const gchar *message = NULL;
+	for (gsize i = 0; i < n_fields; i++) {
+		if (g_str_equal(fields[i].key, "MESSAGE") && fields[i].length < 0)
+			message = fields[i].value;
+	}
+	if (message != NULL && (level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE)) != 0)
+		g_ptr_array_add(
+		    captured_log,
+		    g_strdup_printf("%s %s",
+				    (level & G_LOG_LEVEL_WARNING) != 0 ? "WARNING" : "MESSAGE",
+				    message));
+	return g_log_writer_default(level, fields, n_fields, user_data);
+}
+
+/* captured lines matching the glob @pattern ("WARNING *root changes*") */
+static guint
+captured_count(const gchar *pattern)
+{
+	guint n = 0;
+	for (guint i = 0; i < captured_log->len; i++) {
+		if (g_pattern_match_simple(pattern, g_ptr_array_index(captured_log, i)))
+			n++;
+	}
+	return n;
+}
+
 typedef struct {
 	gchar *tmp;
 	gchar *registry_dir;
@@ -34,6 +67,7 @@ typedef struct {
 	guint post_failed;
 	gchar *post_message;
 	guint tick_id;
+	gchar *hostname_file;
 } Fixture;
 
 static gboolean
@@ -163,6 +197,12 @@ fixture_init(Fixture *fx, const gchar *url)
 	fx->states = g_array_new(FALSE, FALSE, sizeof(ScepProfileState));
 	fx->tick_id = g_timeout_add(50, tick_cb, NULL);
 	fx->url = url;
+	g_ptr_array_set_size(captured_log, 0);
+	/* the static host name comes from a file of the test (written by tests that need it) */
+	fx->hostname_file = g_build_filename(fx->tmp, "hostname", NULL);
+	g_setenv("SCEP_AGENT_HOSTNAME_FILE", fx->hostname_file, TRUE);
+	/* empty = not set (unsetenv() is not thread-safe once GLib's workers exist) */
+	g_setenv("SCEP_AGENT_HOSTNAME", "", TRUE);
 	fixture_set(fx, "cert0.enabled", "true");
 	fixture_set(fx, "cert0.scepurl", url);
 	fixture_set(fx, "cert0.subjectaltname_type", "DNS name");
@@ -212,6 +252,8 @@ fixture_tear_down(Fixture *fx, gconstpointer data)
 	g_free(fx->tmp);
 	g_free(fx->registry_dir);
 	g_free(fx->state_dir);
+	g_free(fx->hostname_file);
+	g_setenv("SCEP_AGENT_HOSTNAME", "", TRUE);
 }
 
 static guint
@@ -592,6 +634,646 @@ test_unconfigured(Fixture *fx, gconstpointer data)
 	g_assert_cmpint(log_count(fx, "\"operation\""), ==, 0);
 }
 
+/* ---- helpers for the lifecycle tests ---- */
+
+/* what is due runs; nothing waits */
+static void
+drain(void)
+{
+	for (guint i = 0; i < 20; i++)
+		g_main_context_iteration(NULL, FALSE);
+}
+
+/* the certificates of a PEM file, in order */
+static GPtrArray *
+load_pem_certs(const gchar *path)
+{
+	g_autofree gchar *data = NULL;
+	gsize len = 0;
+	gnutls_datum_t datum;
+	gnutls_x509_crt_t *list = NULL;
+	guint n = 0;
+	GPtrArray *certs = g_ptr_array_new_with_free_func((GDestroyNotify)gnutls_x509_crt_deinit);
+	g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+	datum.data = (guchar *)data;
+	datum.size = (guint)len;
+	if (len > 0)
+		g_assert_cmpint(
+		    gnutls_x509_crt_list_import2(&list, &n, &datum, GNUTLS_X509_FMT_PEM, 0), >=, 0);
+	for (guint i = 0; i < n; i++)
+		g_ptr_array_add(certs, list[i]);
+	gnutls_free(list);
+	return certs;
+}
+
+/* lower-case hex without separators */
+static gchar *
+normalize_fp(const gchar *fp)
+{
+	GString *out = g_string_new(NULL);
+	for (const gchar *p = fp; *p != '\0'; p++) {
+		if (g_ascii_isxdigit(*p))
+			g_string_append_c(out, g_ascii_tolower(*p));
+	}
+	return g_string_free(out, FALSE);
+}
+
+static gchar *
+crt_fingerprint(gnutls_x509_crt_t crt)
+{
+	guchar fp[32];
+	size_t fp_len = sizeof(fp);
+	GString *hex = g_string_new(NULL);
+	g_assert_cmpint(
+	    gnutls_x509_crt_get_fingerprint(crt, GNUTLS_DIG_SHA256, fp, &fp_len), ==, 0);
+	for (gsize i = 0; i < fp_len; i++)
+		g_string_append_printf(hex, "%02x", fp[i]);
+	return g_string_free(hex, FALSE);
+}
+
+static gchar *
+file_contents(const gchar *path)
+{
+	gchar *data = NULL;
+	g_assert_true(g_file_get_contents(path, &data, NULL, NULL));
+	return data;
+}
+
+/* the validity of the responder's current CA (ca.pem) */
+static void
+responder_ca_validity(Fixture *fx, gint64 *not_before, gint64 *not_after)
+{
+	g_autofree gchar *path = scep_test_responder_get_ca_cert_pem(fx->responder);
+	g_autoptr(GPtrArray) certs = load_pem_certs(path);
+	g_assert_cmpuint(certs->len, ==, 1);
+	*not_before = gnutls_x509_crt_get_activation_time(g_ptr_array_index(certs, 0));
+	*not_after = gnutls_x509_crt_get_expiration_time(g_ptr_array_index(certs, 0));
+}
+
+static void
+responder_control(Fixture *fx, const gchar *json)
+{
+	g_autoptr(GError) error = NULL;
+	g_assert_true(scep_test_responder_set_script(fx->responder, json, &error));
+	g_assert_no_error(error);
+}
+
+/* ---- CA rollover ---- */
+
+/* enrolled under a CA 85 % through its life; returns when GetNextCACert has been done at the
+ * rollover point (90 %) and not before; @due_out: that point */
+static void
+ca_rollover_until_next_ca(Fixture *fx, gint64 *due_out)
+{
+	ScepProfile *profile;
+	gint64 ca_nb = 0;
+	gint64 ca_na = 0;
+	gint64 due;
+	g_autofree gchar *serial = NULL;
+	g_autofree gchar *next_dir = g_build_filename(fx->state_dir, "cert0", "next-ca", NULL);
+	g_autofree gchar *saved = g_build_filename(next_dir, "ca.pem", NULL);
+	g_autofree gchar *next_pem = scep_test_responder_get_file(fx->responder, "next-ca.pem");
+	g_autofree gchar *want_fp = ca_fingerprint(next_pem);
+	g_autofree gchar *have_fp = NULL;
+
+	enroll_first(fx);
+	profile = profile0(fx);
+	serial = g_strdup(scep_profile_get_serial(profile));
+	responder_ca_validity(fx, &ca_nb, &ca_na);
+	due = ca_nb + (ca_na - ca_nb) * 90 / 100;
+	g_assert_cmpint(scep_clock_get_wall(fx->clock), <, due);
+	/* the enrollment's GetCACert came before the rollover point: no GetNextCACert */
+	g_assert_cmpint(log_count(fx, "GetNextCACert"), ==, 0);
+	/* the next wake-up is the rollover point, before the renewal */
+	g_assert_cmpint(scep_profile_get_renewal_time(profile), >, due);
+	g_assert_cmpint(scep_profile_get_next_attempt(profile), ==, due);
+
+	scep_clock_fake_set(fx->clock, due - 1);
+	drain();
+	g_assert_cmpint(log_count(fx, "GetNextCACert"), ==, 0);
+	g_assert_false(g_file_test(saved, G_FILE_TEST_EXISTS));
+
+	scep_clock_fake_set(fx->clock, due);
+	WAIT_FOR(log_count(fx, "GetNextCACert") >= 1 &&
+		 scep_profile_get_next_attempt(profile) != 0);
+	g_assert_cmpint(log_count(fx, "\"operation\": \"GetNextCACert\""), ==, 1);
+	/* the next CA bundle is kept beside the current one */
+	g_assert_true(g_file_test(saved, G_FILE_TEST_IS_REGULAR));
+	have_fp = ca_fingerprint(saved);
+	g_assert_cmpstr(have_fp, ==, want_fp);
+	/* the next CA is a new root: said in a warning */
+	g_assert_cmpuint(
+	    captured_count("WARNING profile cert0: the CA's root changes from *"), ==, 1);
+	/* a check, not an enrollment: the installed certificate stays and the state too */
+	g_assert_cmpint(log_count(fx, "\"operation\": \"PKIOperation\""), ==, 1);
+	g_assert_cmpstr(scep_profile_get_serial(profile), ==, serial);
+	g_assert_cmpuint(scep_profile_get_state(profile), ==, SCEP_PROFILE_STATE_VALID);
+	g_assert_cmpint(count_state(fx, SCEP_PROFILE_STATE_FETCHING_CA), ==, 1);
+	/* done for this CA: the next wake-up is the renewal */
+	g_assert_cmpint(
+	    scep_profile_get_next_attempt(profile), ==, scep_profile_get_renewal_time(profile));
+	*due_out = due;
+}
+
+/* the installed chain file holds exactly the responder's next CA */
+static void
+assert_chain_is_next_ca(Fixture *fx)
+{
+	g_autofree gchar *next_pem = scep_test_responder_get_file(fx->responder, "next-ca.pem");
+	g_autofree gchar *want_fp = ca_fingerprint(next_pem);
+	g_autoptr(GPtrArray) chain = load_pem_certs(scep_profile_get_chain_path(profile0(fx)));
+	g_autofree gchar *have_fp = NULL;
+	g_assert_cmpuint(chain->len, ==, 1);
+	have_fp = crt_fingerprint(g_ptr_array_index(chain, 0));
+	g_assert_cmpstr(have_fp, ==, want_fp);
+	g_assert_nonnull(
+	    strstr(scep_profile_get_issuer(profile0(fx)), "CN=scep-agent test next CA"));
+}
+
+static void
+test_ca_rollover(Fixture *fx, gconstpointer data)
+{
+	ScepProfile *profile;
+	gint64 due = 0;
+	g_autofree gchar *next_pem = scep_test_responder_get_file(fx->responder, "next-ca.pem");
+	g_autofree gchar *next_fp = ca_fingerprint(next_pem);
+	g_autofree gchar *next_dir = g_build_filename(fx->state_dir, "cert0", "next-ca", NULL);
+	g_autofree gchar *have_fp = NULL;
+
+	ca_rollover_until_next_ca(fx, &due);
+	profile = profile0(fx);
+	g_assert_true(g_file_test(next_dir, G_FILE_TEST_IS_DIR));
+
+	/* the CA moves to the next CA certificate, which cafingerprint does not name */
+	responder_control(fx, "{\"rollover\": true, \"clear_log\": true}");
+	scep_clock_fake_set(fx->clock, scep_profile_get_renewal_time(profile));
+	WAIT_FOR(count_state(fx, SCEP_PROFILE_STATE_VALID) >= 2 ||
+		 count_state(fx, SCEP_PROFILE_STATE_FAILED) >= 1);
+	g_assert_cmpuint(scep_profile_get_state(profile), ==, SCEP_PROFILE_STATE_VALID);
+	/* refused by the pin, then accepted as the CA that GetNextCACert announced */
+	g_assert_cmpint(log_count(fx, "\"operation\": \"GetCACert\""), ==, 2);
+	g_assert_cmpuint(captured_count("MESSAGE *moved to the next CA certificate*"), ==, 1);
+	have_fp = normalize_fp(scep_profile_get_ca_fingerprint(profile));
+	g_assert_cmpstr(have_fp, ==, next_fp);
+	/* it is the current CA now: no "next" one is kept any more */
+	g_assert_false(g_file_test(next_dir, G_FILE_TEST_EXISTS));
+	/* a renewal signed with the certificate of the old CA, issued by the new one */
+	g_assert_cmpint(log_count(fx, "\"renewal\": true"), ==, 1);
+	assert_installed(fx);
+	assert_chain_is_next_ca(fx);
+	g_assert_false(g_file_test(scep_profile_get_chain_path(profile), G_FILE_TEST_IS_SYMLINK));
+
+	/* later enrollments trust the new CA at once */
+	responder_control(fx, "{\"clear_log\": true}");
+	fixture_set(fx, "cert0.subjectaltname", "device2.example.test");
+	fixture_write_registry(fx);
+	WAIT_FOR(count_state(fx, SCEP_PROFILE_STATE_VALID) >= 3 ||
+		 count_state(fx, SCEP_PROFILE_STATE_FAILED) >= 1);
+	g_assert_cmpuint(scep_profile_get_state(profile), ==, SCEP_PROFILE_STATE_VALID);
+	g_assert_cmpint(log_count(fx, "\"operation\": \"GetCACert\""), ==, 1);
+	g_assert_cmpint(log_count(fx, "\"renewal\": false"), ==, 1);
+	g_assert_nonnull(strstr(scep_profile_get_subject(profile), "CN=device2.example.test"));
+	assert_chain_is_next_ca(fx);
+	assert_installed(fx);
+}
+
+static void
+test_ca_rollover_old_ca_expired(Fixture *fx, gconstpointer data)
+{
+	ScepProfile *profile;
+	gint64 due = 0;
+	gint64 ca_nb = 0;
+	gint64 ca_na = 0;
+
+	ca_rollover_until_next_ca(fx, &due);
+	profile = profile0(fx);
+	responder_ca_validity(fx, &ca_nb, &ca_na);
+	/* the certificate outlives its CA: renewal is planned from the CA's expiry */
+	g_assert_cmpint(scep_profile_get_not_after(profile), >, ca_na);
+	g_assert_cmpint(scep_profile_get_renewal_time(profile), <, ca_na);
+
+	/* the device sleeps through the renewal and the old CA's expiry; the CA moved meanwhile */
+	responder_control(fx, "{\"rollover\": true, \"clear_log\": true}");
+	scep_clock_fake_set(fx->clock, ca_na + 1);
+	WAIT_FOR(count_state(fx, SCEP_PROFILE_STATE_VALID) >= 2 ||
+		 count_state(fx, SCEP_PROFILE_STATE_FAILED) >= 1);
+	g_assert_cmpuint(scep_profile_get_state(profile), ==, SCEP_PROFILE_STATE_VALID);
+	/* a start-over (its CA is gone, so it cannot be renewed), like the first time */
+	g_assert_cmpuint(
+	    captured_count("MESSAGE *the CA certificate that issued the certificate expired*"),
+	    ==,
+	    1);
+	g_assert_cmpint(log_count(fx, "\"renewal\": false"), ==, 1);
+	g_assert_cmpint(log_count(fx, "\"challenge\": true"), ==, 1);
+	assert_installed(fx);
+	assert_chain_is_next_ca(fx);
+	g_assert_cmpint(scep_profile_get_renewal_time(profile), >, ca_na);
+}
+
+typedef struct {
+	gboolean done;
+	gboolean ok;
+	GError *error;
+} RequestResult;
+
+static void
+renew_done_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	RequestResult *r = user_data;
+	r->ok = scep_profile_renew_finish(SCEP_PROFILE(source), result, &r->error);
+	r->done = TRUE;
+}
+
+/* a renewal asked for while the rollover check runs starts when it ends */
+static void
+test_ca_rollover_queued_renew(Fixture *fx, gconstpointer data)
+{
+	ScepProfile *profile;
+	RequestResult r = { FALSE, FALSE, NULL };
+	g_autofree gchar *serial = NULL;
+	gint64 ca_nb = 0;
+	gint64 ca_na = 0;
+
+	enroll_first(fx);
+	profile = profile0(fx);
+	serial = g_strdup(scep_profile_get_serial(profile));
+	responder_ca_validity(fx, &ca_nb, &ca_na);
+	/* the check starts inside the clock's signal: no deadline is planned while it runs */
+	scep_clock_fake_set(fx->clock, ca_nb + (ca_na - ca_nb) * 90 / 100);
+	g_assert_cmpint(scep_profile_get_next_attempt(profile), ==, 0);
+	scep_profile_renew_async(profile, NULL, renew_done_cb, &r);
+	WAIT_FOR(r.done);
+	g_assert_no_error(r.error);
+	g_assert_true(r.ok);
+	g_assert_cmpint(log_count(fx, "\"operation\": \"GetNextCACert\""), ==, 1);
+	g_assert_cmpint(log_count(fx, "\"renewal\": true"), ==, 1);
+	g_assert_cmpstr(scep_profile_get_serial(profile), !=, serial);
+	g_assert_cmpuint(scep_profile_get_state(profile), ==, SCEP_PROFILE_STATE_VALID);
+}
+
+/* ---- host name ---- */
+
+static void
+write_hostname(Fixture *fx, const gchar *name)
+{
+	g_autofree gchar *text = g_strdup_printf("# written by test-profile\n%s\n", name);
+	g_autoptr(GError) error = NULL;
+	g_file_set_contents(fx->hostname_file, text, -1, &error);
+	g_assert_no_error(error);
+}
+
+static void
+hostname_set_up(Fixture *fx, gconstpointer data)
+{
+	fixture_set_up(fx, NULL);
+	fixture_set(fx, "cert0.subjectaltname_type", "DNS name (auto)");
+	fixture_set(fx, "cert0.subjectaltname", "");
+	fixture_set(fx, "cert0.hostname_change_handling", data);
+	write_hostname(fx, "host1.example.test");
+}
+
+static void
+test_hostname_reset(Fixture *fx, gconstpointer data)
+{
+	ScepProfile *profile;
+
+	enroll_first(fx);
+	profile = profile0(fx);
+	g_assert_nonnull(strstr(scep_profile_get_subject(profile), "CN=host1,"));
+	/* the file monitor notices; no restart, no registry change */
+	write_hostname(fx, "host2.example.test");
+	WAIT_FOR(count_state(fx, SCEP_PROFILE_STATE_VALID) >= 2 ||
+		 count_state(fx, SCEP_PROFILE_STATE_FAILED) >= 1);
+	g_assert_cmpuint(scep_profile_get_state(profile), ==, SCEP_PROFILE_STATE_VALID);
+	g_assert_cmpuint(captured_count("MESSAGE engine: host name changed from host1.example.test "
+					"to host2.example.test"),
+			 ==,
+			 1);
+	g_assert_nonnull(strstr(scep_profile_get_subject(profile), "CN=host2,"));
+	/* a start-over: self-signed signer and the challenge */
+	g_assert_cmpint(log_count(fx, "\"renewal\": false"), ==, 2);
+	assert_installed(fx);
+	/* and only one */
+	drain();
+	scep_clock_fake_advance(fx->clock, 3600);
+	drain();
+	g_assert_cmpint(log_count(fx, "\"message_type\": 19"), ==, 2);
+}
+
+static void
+test_hostname_ignore(Fixture *fx, gconstpointer data)
+{
+	ScepProfile *profile;
+	g_autofree gchar *serial = NULL;
+
+	enroll_first(fx);
+	profile = profile0(fx);
+	serial = g_strdup(scep_profile_get_serial(profile));
+	write_hostname(fx, "host2.example.test");
+	WAIT_FOR(captured_count("MESSAGE engine: host name changed *") == 1);
+	drain();
+	/* at the next scheduled check neither */
+	scep_clock_fake_advance(fx->clock, 2 * 24 * 3600);
+	drain();
+	g_assert_cmpint(log_count(fx, "\"operation\": \"PKIOperation\""), ==, 1);
+	g_assert_cmpstr(scep_profile_get_serial(profile), ==, serial);
+	g_assert_nonnull(strstr(scep_profile_get_subject(profile), "CN=host1,"));
+	/* the renewal asks for the new name */
+	scep_clock_fake_set(fx->clock, scep_profile_get_renewal_time(profile));
+	WAIT_FOR(count_state(fx, SCEP_PROFILE_STATE_VALID) >= 2 ||
+		 count_state(fx, SCEP_PROFILE_STATE_FAILED) >= 1);
+	g_assert_nonnull(strstr(scep_profile_get_subject(profile), "CN=host2,"));
+	g_assert_cmpint(log_count(fx, "\"renewal\": true"), ==, 1);
+}
+
+/* without any file event: the scheduled evaluation reads the host name afresh */
+static void
+test_hostname_reset_scheduled(Fixture *fx, gconstpointer data)
+{
+	ScepProfile *profile;
+	gint64 wake;
+
+	enroll_first(fx);
+	profile = profile0(fx);
+	g_setenv("SCEP_AGENT_HOSTNAME", "host3", TRUE);
+	drain();
+	g_assert_cmpint(log_count(fx, "\"message_type\": 19"), ==, 1);
+	wake = scep_profile_get_next_attempt(profile);
+	g_assert_cmpint(wake, <, scep_profile_get_renewal_time(profile));
+	/* time passing (no clock jump) up to the daily expiry check */
+	scep_clock_fake_advance(fx->clock, wake - scep_clock_get_wall(fx->clock));
+	WAIT_FOR(count_state(fx, SCEP_PROFILE_STATE_VALID) >= 2 ||
+		 count_state(fx, SCEP_PROFILE_STATE_FAILED) >= 1);
+	g_assert_nonnull(strstr(scep_profile_get_subject(profile), "CN=host3,"));
+	g_assert_cmpint(log_count(fx, "\"message_type\": 19"), ==, 2);
+}
+
+/* a CA that writes its own subject: the request, not the certificate, is what must match */
+static void
+test_hostname_reset_ca_subject(Fixture *fx, gconstpointer data)
+{
+	ScepProfile *profile;
+
+	responder_control(fx, "[{\"status\": \"success\", \"subject_cn\": \"assigned-by-ca\"}]");
+	enroll_first(fx);
+	profile = profile0(fx);
+	g_assert_cmpstr(scep_profile_get_subject(profile), ==, "CN=assigned-by-ca");
+	drain();
+	scep_clock_fake_advance(fx->clock, 2 * 24 * 3600);
+	drain();
+	g_assert_cmpint(log_count(fx, "\"message_type\": 19"), ==, 1);
+	/* a real change of the name still counts, once */
+	write_hostname(fx, "host2.example.test");
+	WAIT_FOR(log_count(fx, "\"message_type\": 19") >= 2 &&
+		 scep_profile_get_state(profile) == SCEP_PROFILE_STATE_VALID);
+	drain();
+	scep_clock_fake_advance(fx->clock, 2 * 24 * 3600);
+	drain();
+	g_assert_cmpint(log_count(fx, "\"message_type\": 19"), ==, 2);
+}
+
+/* ---- cert_file, key_file, chain_file ---- */
+
+typedef struct {
+	gchar *key;
+	gchar *cert;
+	gchar *chain;
+} Installed;
+
+static void
+installed_read(Fixture *fx, Installed *in)
+{
+	ScepProfile *profile = profile0(fx);
+	in->key = file_contents(scep_profile_get_key_path(profile));
+	in->cert = file_contents(scep_profile_get_cert_path(profile));
+	in->chain = file_contents(scep_profile_get_chain_path(profile));
+}
+
+static void
+installed_clear(Installed *in)
+{
+	g_free(in->key);
+	g_free(in->cert);
+	g_free(in->chain);
+}
+
+static void
+set_moved_paths(Fixture *fx, gchar **dir_out)
+{
+	g_autofree gchar *dir = g_build_filename(fx->tmp, "moved", "tls", NULL);
+	g_autofree gchar *key = g_build_filename(dir, "device.key", NULL);
+	g_autofree gchar *cert = g_build_filename(dir, "device.crt", NULL);
+	g_autofree gchar *chain = g_build_filename(dir, "ca-chain.crt", NULL);
+	fixture_set(fx, "cert0.key_file", key);
+	fixture_set(fx, "cert0.cert_file", cert);
+	fixture_set(fx, "cert0.chain_file", chain);
+	*dir_out = g_steal_pointer(&dir);
+}
+
+/* the same files at the new paths, none left at the old ones, nothing enrolled again */
+static void
+assert_moved(Fixture *fx, const gchar *dir, Installed *before, const gchar *const *old)
+{
+	ScepProfile *profile = profile0(fx);
+	Installed after = { NULL, NULL, NULL };
+	g_autofree gchar *state = NULL;
+	g_autofree gchar *state_path = g_build_filename(fx->state_dir, "cert0", "state", NULL);
+
+	g_assert_true(g_str_has_prefix(scep_profile_get_cert_path(profile), dir));
+	g_assert_true(g_str_has_prefix(scep_profile_get_key_path(profile), dir));
+	g_assert_true(g_str_has_prefix(scep_profile_get_chain_path(profile), dir));
+	assert_installed(fx);
+	installed_read(fx, &after);
+	g_assert_cmpstr(after.key, ==, before->key);
+	g_assert_cmpstr(after.cert, ==, before->cert);
+	g_assert_cmpstr(after.chain, ==, before->chain);
+	installed_clear(&after);
+	for (guint i = 0; old[i] != NULL; i++) {
+		g_autofree gchar *bak = g_strconcat(old[i], ".bak", NULL);
+		g_assert_false(g_file_test(old[i], G_FILE_TEST_EXISTS));
+		g_assert_false(g_file_test(bak, G_FILE_TEST_EXISTS));
+	}
+	g_assert_cmpint(log_count(fx, "\"operation\": \"PKIOperation\""), ==, 1);
+	g_assert_cmpuint(scep_profile_get_state(profile), ==, SCEP_PROFILE_STATE_VALID);
+	/* the installed paths are recorded for a move while the agent is down */
+	state = file_contents(state_path);
+	g_assert_nonnull(strstr(state, scep_profile_get_cert_path(profile)));
+}
+
+static void
+test_move_files(Fixture *fx, gconstpointer data)
+{
+	g_autofree gchar *out = g_build_filename(fx->tmp, "post-install-out", NULL);
+	g_autofree gchar *cmd =
+	    g_strdup_printf("/bin/sh -c 'printf %%s \"$SCEP_CERT_FILE $SCEP_KEY_FILE\" > %s'", out);
+	g_autofree gchar *dir = NULL;
+	g_autofree gchar *written = NULL;
+	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+	g_auto(GStrv) old = NULL;
+	Installed before = { NULL, NULL, NULL };
+	ScepProfile *profile;
+
+	fixture_set(fx, "cert0.post_install_command", cmd);
+	enroll_first(fx);
+	profile = profile0(fx);
+	WAIT_FOR(fx->post_ok >= 1);
+	installed_read(fx, &before);
+	g_strv_builder_add(builder, scep_profile_get_key_path(profile));
+	g_strv_builder_add(builder, scep_profile_get_cert_path(profile));
+	g_strv_builder_add(builder, scep_profile_get_chain_path(profile));
+	old = g_strv_builder_end(builder);
+	set_moved_paths(fx, &dir);
+	fixture_write_registry(fx);
+	WAIT_FOR(g_str_has_prefix(scep_profile_get_cert_path(profile), dir));
+	assert_moved(fx, dir, &before, (const gchar *const *)old);
+	/* services learn the new paths from the post-install action */
+	WAIT_FOR(fx->post_ok >= 2);
+	written = file_contents(out);
+	g_assert_true(g_str_has_prefix(written, scep_profile_get_cert_path(profile)));
+	g_assert_true(g_str_has_suffix(written, scep_profile_get_key_path(profile)));
+	installed_clear(&before);
+}
+
+static void
+test_move_files_offline(Fixture *fx, gconstpointer data)
+{
+	g_autofree gchar *dir = NULL;
+	g_autofree gchar *old_key = NULL;
+	g_autofree gchar *old_cert = NULL;
+	g_autofree gchar *old_chain = NULL;
+	Installed before = { NULL, NULL, NULL };
+
+	enroll_first(fx);
+	installed_read(fx, &before);
+	old_key = g_strdup(scep_profile_get_key_path(profile0(fx)));
+	old_cert = g_strdup(scep_profile_get_cert_path(profile0(fx)));
+	old_chain = g_strdup(scep_profile_get_chain_path(profile0(fx)));
+	/* the paths change while the agent is not running */
+	fixture_stop_engine(fx);
+	set_moved_paths(fx, &dir);
+	fixture_start_engine(fx);
+	{
+		const gchar *old[] = { old_key, old_cert, old_chain, NULL };
+		assert_moved(fx, dir, &before, old);
+	}
+	installed_clear(&before);
+}
+
+/* ---- clock jumps (the clock's time-jumped signal, which the system clock emits on
+ * TFD_TIMER_CANCEL_ON_SET) ---- */
+
+static void
+test_clock_jump_forward(Fixture *fx, gconstpointer data)
+{
+	ScepProfile *profile;
+	g_autofree gchar *serial = NULL;
+
+	enroll_first(fx);
+	profile = profile0(fx);
+	serial = g_strdup(scep_profile_get_serial(profile));
+	g_assert_cmpint(count_state(fx, SCEP_PROFILE_STATE_RENEWING), ==, 0);
+	/* the wall clock is set past the renewal point: the profile acts inside the signal,
+	 * before its own deadline could fire from the main loop */
+	scep_clock_fake_set(fx->clock, scep_profile_get_renewal_time(profile) + 3600);
+	g_assert_cmpint(count_state(fx, SCEP_PROFILE_STATE_RENEWING), ==, 1);
+	WAIT_FOR(count_state(fx, SCEP_PROFILE_STATE_VALID) >= 2 ||
+		 count_state(fx, SCEP_PROFILE_STATE_FAILED) >= 1);
+	g_assert_cmpuint(scep_profile_get_state(profile), ==, SCEP_PROFILE_STATE_VALID);
+	g_assert_cmpstr(scep_profile_get_serial(profile), !=, serial);
+	assert_installed(fx);
+}
+
+static void
+test_clock_jump_back(Fixture *fx, gconstpointer data)
+{
+	ScepProfile *profile;
+	gint64 now;
+	gint64 wait;
+
+	scep_test_responder_stop(fx->responder);
+	fixture_set(fx, "cert0.retry_interval", "100");
+	fixture_start_engine(fx);
+	WAIT_FOR(count_state(fx, SCEP_PROFILE_STATE_FAILED) >= 1);
+	profile = profile0(fx);
+	g_assert_cmpuint(scep_profile_get_attempt(profile), ==, 1);
+	/* the clock was a year ahead and is set right: the retry must not wait for a year */
+	scep_clock_fake_set(fx->clock, scep_clock_get_wall(fx->clock) - 365 * 24 * 3600);
+	now = scep_clock_get_wall(fx->clock);
+	wait = scep_profile_get_next_attempt(profile) - now;
+	g_assert_cmpint(wait, >=, 80);
+	g_assert_cmpint(wait, <=, 120);
+	g_assert_cmpint(scep_profile_get_last_attempt(profile), <=, now);
+	g_assert_cmpuint(captured_count("MESSAGE *the clock was set back*"), ==, 1);
+	scep_clock_fake_set(fx->clock, scep_profile_get_next_attempt(profile));
+	WAIT_FOR(count_state(fx, SCEP_PROFILE_STATE_FAILED) >= 2);
+	g_assert_cmpuint(scep_profile_get_attempt(profile), ==, 2);
+}
+
+/* ---- a re-enrollment request survives a restart ---- */
+
+static void
+test_reenroll_restart(Fixture *fx, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	ScepProfile *profile;
+
+	enroll_first(fx);
+	/* the server is down when the subject changes: the start-over fails and backs off */
+	scep_test_responder_stop(fx->responder);
+	fixture_set(fx, "cert0.subjectaltname", "device2.example.test");
+	fixture_write_registry(fx);
+	WAIT_FOR(count_state(fx, SCEP_PROFILE_STATE_FAILED) >= 1);
+	g_assert_cmpstr(scep_profile_get_last_error_name(profile0(fx)), ==, "network");
+	fixture_stop_engine(fx);
+
+	g_assert_true(scep_test_responder_restart(fx->responder, &error));
+	g_assert_no_error(error);
+	g_array_set_size(fx->states, 0);
+	fixture_start_engine(fx);
+	profile = profile0(fx);
+	/* still owed after the restart: at the next attempt */
+	g_assert_cmpuint(scep_profile_get_state(profile), ==, SCEP_PROFILE_STATE_FAILED);
+	g_assert_nonnull(strstr(scep_profile_get_subject(profile), "CN=device1.example.test"));
+	scep_clock_fake_set(fx->clock, scep_profile_get_next_attempt(profile));
+	WAIT_FOR(count_state(fx, SCEP_PROFILE_STATE_VALID) >= 1 ||
+		 count_state(fx, SCEP_PROFILE_STATE_FAILED) >= 2);
+	g_assert_cmpuint(scep_profile_get_state(profile), ==, SCEP_PROFILE_STATE_VALID);
+	g_assert_nonnull(strstr(scep_profile_get_subject(profile), "CN=device2.example.test"));
+	g_assert_cmpint(log_count(fx, "\"renewal\": false"), ==, 1);
+	g_assert_cmpint(log_count(fx, "\"challenge\": true"), ==, 1);
+	assert_installed(fx);
+}
+
+/* a start-over held pending across a restart fulfils the request: no second one follows */
+static void
+test_reenroll_pending_restart(Fixture *fx, gconstpointer data)
+{
+	ScepProfile *profile;
+
+	enroll_first(fx);
+	responder_control(fx, "[{\"status\": \"pending\"}]");
+	fixture_set(fx, "cert0.subjectaltname", "device2.example.test");
+	fixture_write_registry(fx);
+	WAIT_FOR(count_state(fx, SCEP_PROFILE_STATE_PENDING) >= 1);
+	fixture_stop_engine(fx);
+
+	responder_control(fx, "[{\"status\": \"success\"}]");
+	g_array_set_size(fx->states, 0);
+	fixture_start_engine(fx);
+	profile = profile0(fx);
+	WAIT_FOR(count_state(fx, SCEP_PROFILE_STATE_VALID) >= 1 ||
+		 count_state(fx, SCEP_PROFILE_STATE_FAILED) >= 1);
+	g_assert_nonnull(strstr(scep_profile_get_subject(profile), "CN=device2.example.test"));
+	drain();
+	scep_clock_fake_advance(fx->clock, 3600);
+	drain();
+	g_assert_cmpuint(scep_profile_get_state(profile), ==, SCEP_PROFILE_STATE_VALID);
+	/* the first enrollment and the start-over; the CertPoll completed the latter */
+	g_assert_cmpint(log_count(fx, "\"message_type\": 19"), ==, 2);
+	g_assert_cmpint(log_count(fx, "\"message_type\": 20"), ==, 1);
+	assert_installed(fx);
+}
+
 /* ---- responsiveness: a 4096-bit key is generated off the main loop ---- */
 
 typedef struct {
@@ -701,6 +1383,11 @@ main(int argc, char **argv)
 	/* the responder dates certificates by the real clock: a short lifetime keeps the
 	 * re-issued certificate valid at the fake clock's time after the expiry */
 	static const gchar *const short_validity[] = { "--valid-seconds", "600", NULL };
+	/* a CA 85 % through its life (rollover point at 90 %, i.e. in 500 s; expiry in 1500 s),
+	 * with a next CA for GetNextCACert */
+	static const gchar *const ca_rollover[] = { "--next-ca", "--ca-age-seconds",
+						    "8500",      "--ca-valid-seconds",
+						    "10000",     NULL };
 	gboolean scepserver = FALSE;
 
 	for (gint i = 1; i < argc; i++) {
@@ -710,6 +1397,8 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 	/* the agent warns (e.g. about a failed post-install action) where tests provoke it */
 	g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+	captured_log = g_ptr_array_new_with_free_func(g_free);
+	g_log_set_writer_func(capture_writer, NULL, NULL);
 	gnutls_global_init();
 
 	if (scepserver) {
@@ -737,7 +1426,23 @@ main(int argc, char **argv)
 	ADD("profile/post-install-failure", test_post_install_failure, NULL);
 	ADD("profile/unreachable-backoff", test_unreachable_backoff, NULL);
 	ADD("profile/unconfigured", test_unconfigured, NULL);
+	ADD("profile/ca-rollover", test_ca_rollover, ca_rollover);
+	ADD("profile/ca-rollover-old-ca-expired", test_ca_rollover_old_ca_expired, ca_rollover);
+	ADD("profile/ca-rollover-queued-renew", test_ca_rollover_queued_renew, ca_rollover);
+	ADD("profile/move-files", test_move_files, NULL);
+	ADD("profile/move-files-offline", test_move_files_offline, NULL);
+	ADD("profile/clock-jump-forward", test_clock_jump_forward, NULL);
+	ADD("profile/clock-jump-back", test_clock_jump_back, NULL);
+	ADD("profile/reenroll-restart", test_reenroll_restart, NULL);
+	ADD("profile/reenroll-pending-restart", test_reenroll_pending_restart, NULL);
 #undef ADD
+#define ADD_HOSTNAME(path, func, handling)                                                         \
+	g_test_add("/scep/agent/" path, Fixture, handling, hostname_set_up, func, fixture_tear_down)
+	ADD_HOSTNAME("profile/hostname-reset", test_hostname_reset, "Reset");
+	ADD_HOSTNAME("profile/hostname-ignore", test_hostname_ignore, "Ignore");
+	ADD_HOSTNAME("profile/hostname-reset-scheduled", test_hostname_reset_scheduled, "Reset");
+	ADD_HOSTNAME("profile/hostname-reset-ca-subject", test_hostname_reset_ca_subject, "Reset");
+#undef ADD_HOSTNAME
 	g_test_add_func("/scep/agent/profile/keygen-responsive", test_keygen_responsive);
 	return g_test_run();
 }
