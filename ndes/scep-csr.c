@@ -8,6 +8,7 @@
 
 #include "scep-gnutls-common.h"
 #include "scep-ndes-error.h"
+#include "scep-rsa.h"
 
 /* local names so that the cleanup helpers cannot clash with shared ones */
 typedef gnutls_subject_alt_names_t ScepCsrSans;
@@ -705,6 +706,39 @@ scep_csr_params_free(ScepCsrParams *self)
 	g_free(self);
 }
 
+/**
+ * scep_csr_params_copy:
+ *
+ * A deep copy, e.g. for a worker thread that builds the request later; the challenge is
+ * copied too and wiped again when the copy is freed.
+ */
+ScepCsrParams *
+scep_csr_params_copy(const ScepCsrParams *self)
+{
+	ScepCsrParams *copy;
+
+	g_return_val_if_fail(self != NULL, NULL);
+	copy = g_new0(ScepCsrParams, 1);
+	copy->subject = self->subject != NULL ? g_bytes_ref(self->subject) : NULL;
+	copy->sans = g_ptr_array_new_with_free_func(scep_csr_san_free);
+	for (guint i = 0; i < self->sans->len; i++) {
+		const ScepCsrSan *san = g_ptr_array_index(self->sans, i);
+		ScepCsrSan *dup = g_new0(ScepCsrSan, 1);
+		dup->type = san->type;
+		dup->value = g_bytes_ref(san->value);
+		g_ptr_array_add(copy->sans, dup);
+	}
+	copy->challenge = g_strdup(self->challenge);
+	copy->key_usage = self->key_usage;
+	copy->ekus = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; i < self->ekus->len; i++)
+		g_ptr_array_add(copy->ekus, g_strdup(g_ptr_array_index(self->ekus, i)));
+	copy->template_oid = g_strdup(self->template_oid);
+	copy->template_value =
+	    self->template_value != NULL ? g_bytes_ref(self->template_value) : NULL;
+	return copy;
+}
+
 gboolean
 scep_csr_params_set_subject(ScepCsrParams *self, const gchar *dn, GError **error)
 {
@@ -967,6 +1001,36 @@ scep_csr_wipe_byte_array(GByteArray *array)
 typedef GByteArray ScepCsrSecretArray;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ScepCsrSecretArray, scep_csr_wipe_byte_array)
 
+#define SCEP_CSR_OID_CHALLENGE_PASSWORD "1.2.840.113549.1.9.7"
+
+/*
+ * gnutls_x509_crq_set_challenge_password() first normalizes the password (PRECIS, NFKC)
+ * with libunistring, whose tables add about 380 KiB to the resident set of a scepctl run.
+ * A password of letters, digits and " ()+,-./:=?" comes out of that normalization unchanged,
+ * and GnuTLS then writes it as a PrintableString (GnuTLS 3.7.9 takes an apostrophe, which
+ * PrintableString allows, as a reason for UTF8String): that attribute value is written here,
+ * byte for byte the same. Anything else still goes through GnuTLS.
+ */
+static gboolean
+scep_csr_set_challenge_password(gnutls_x509_crq_t crq, const gchar *challenge, GError **error)
+{
+	gsize len = strlen(challenge);
+	g_autoptr(ScepCsrSecretArray) value = NULL;
+
+	if (len == 0 || !scep_csr_is_printable_string(challenge, len) ||
+	    strchr(challenge, '\'') != NULL)
+		return scep_gnutls_check(gnutls_x509_crq_set_challenge_password(crq, challenge),
+					 "cannot set the challenge password",
+					 error);
+	/* sized up front: a reallocation would leave an unwiped copy behind */
+	value = g_byte_array_sized_new((guint)len + 10);
+	scep_csr_der_append_tlv(value, 0x13, (const guint8 *)challenge, len);
+	return scep_gnutls_check(gnutls_x509_crq_set_attribute_by_oid(
+				     crq, SCEP_CSR_OID_CHALLENGE_PASSWORD, value->data, value->len),
+				 "cannot set the challenge password",
+				 error);
+}
+
 /*
  * GnuTLS cannot write a multi-valued RDN, so the request is built with an empty subject,
  * exported, the subject spliced into CertificationRequestInfo, re-imported and signed again.
@@ -1094,9 +1158,11 @@ scep_csr_build(const ScepCsrParams *params,
 	g_auto(gnutls_x509_crq_t) crq = NULL;
 	g_auto(gnutls_x509_crq_t) final = NULL;
 	g_auto(gnutls_pubkey_t) pub = NULL;
+	g_auto(gnutls_privkey_t) fast_signer = NULL;
 	g_auto(ScepGnutlsDatum) der = { NULL, 0 };
 	g_autoptr(ScepCsrSecretArray) spliced = NULL;
 	g_autoptr(GError) error_local = NULL;
+	gnutls_privkey_t signer;
 	gnutls_datum_t spliced_datum;
 	gboolean single_valued;
 	GBytes *result;
@@ -1127,9 +1193,7 @@ scep_csr_build(const ScepCsrParams *params,
 		gnutls_x509_crq_set_pubkey(crq, pub), "cannot set public key", error))
 		return NULL;
 	if (params->challenge != NULL &&
-	    !scep_gnutls_check(gnutls_x509_crq_set_challenge_password(crq, params->challenge),
-			       "cannot set the challenge password",
-			       error))
+	    !scep_csr_set_challenge_password(crq, params->challenge, error))
 		return NULL;
 	if (!scep_csr_add_extensions(crq, params, error))
 		return NULL;
@@ -1138,8 +1202,13 @@ scep_csr_build(const ScepCsrParams *params,
 		g_propagate_error(error, g_steal_pointer(&error_local));
 		return NULL;
 	}
-	if (!scep_gnutls_check(
-		gnutls_x509_crq_privkey_sign(crq, key, dig, 0), "cannot sign the request", error))
+	/* GnuTLS writes the request; the RSA signature itself is ours (scep-rsa.c) when the
+	 * key's parameters can be read, else GnuTLS's */
+	fast_signer = scep_rsa_privkey_new_signer(key);
+	signer = fast_signer != NULL ? fast_signer : key;
+	if (!scep_gnutls_check(gnutls_x509_crq_privkey_sign(crq, signer, dig, 0),
+			       "cannot sign the request",
+			       error))
 		return NULL;
 	if (!scep_gnutls_check(gnutls_x509_crq_export2(crq, GNUTLS_X509_FMT_DER, &der),
 			       "cannot export the request",
@@ -1163,8 +1232,9 @@ scep_csr_build(const ScepCsrParams *params,
 			       "cannot re-read the request",
 			       error))
 		return NULL;
-	if (!scep_gnutls_check(
-		gnutls_x509_crq_privkey_sign(final, key, dig, 0), "cannot sign the request", error))
+	if (!scep_gnutls_check(gnutls_x509_crq_privkey_sign(final, signer, dig, 0),
+			       "cannot sign the request",
+			       error))
 		return NULL;
 	scep_gnutls_datum_clear(&der);
 	if (!scep_gnutls_check(gnutls_x509_crq_export2(final, GNUTLS_X509_FMT_DER, &der),
@@ -1358,8 +1428,10 @@ scep_csr_make_self_signed_signer(gnutls_privkey_t key, GBytes *csr_der, GError *
 	g_auto(gnutls_x509_crt_t) crt = NULL;
 	g_auto(gnutls_x509_crt_t) fresh = NULL;
 	g_auto(gnutls_pubkey_t) pub = NULL;
+	g_auto(gnutls_privkey_t) fast_signer = NULL;
 	g_auto(ScepGnutlsDatum) dn = { NULL, 0 };
 	g_auto(ScepGnutlsDatum) der = { NULL, 0 };
+	gnutls_privkey_t signer;
 	gnutls_datum_t csr;
 	guint8 serial[16];
 	time_t now = time(NULL);
@@ -1430,7 +1502,10 @@ scep_csr_make_self_signed_signer(gnutls_privkey_t key, GBytes *csr_der, GError *
 			       "cannot set key usage",
 			       error))
 		return NULL;
-	if (!scep_gnutls_check(gnutls_x509_crt_privkey_sign(crt, crt, key, GNUTLS_DIG_SHA256, 0),
+	/* as in scep_csr_build(): GnuTLS's encoding, our RSA signature when we can */
+	fast_signer = scep_rsa_privkey_new_signer(key);
+	signer = fast_signer != NULL ? fast_signer : key;
+	if (!scep_gnutls_check(gnutls_x509_crt_privkey_sign(crt, crt, signer, GNUTLS_DIG_SHA256, 0),
 			       "cannot sign the signer certificate",
 			       error))
 		return NULL;

@@ -52,6 +52,7 @@ typedef struct _ScepCsrParams ScepCsrParams;
 
 ScepCsrParams *scep_csr_params_new(void);
 void scep_csr_params_free(ScepCsrParams *self);
+ScepCsrParams *scep_csr_params_copy(const ScepCsrParams *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ScepCsrParams, scep_csr_params_free)
 
 /*

@@ -8,6 +8,7 @@
 #include "scep-gnutls-common.h"
 #include "scep-ndes-error.h"
 #include "scep-oaep.h"
+#include "scep-rsa.h"
 
 /* CMS EnvelopedData (RFC 5652 6), which GnuTLS does not implement: one
  * KeyTransRecipientInfo, RSA key transport, a CBC content cipher */
@@ -591,8 +592,17 @@ scep_envelope_unwrap_key(
 {
 	if (parsed->info.key_transport == SCEP_KEY_TRANSPORT_RSA_PKCS1) {
 		gnutls_datum_t ciphertext = scep_gnutls_datum_from_bytes(parsed->encrypted_key);
-		/* a fixed-size output leaves no length to learn from */
-		if (gnutls_privkey_decrypt_data2(key, 0, &ciphertext, cek, key_size) < 0) {
+		g_autoptr(ScepRsaKey) rsa = scep_rsa_key_new(key, NULL);
+		gboolean ok;
+
+		/* a fixed-size output leaves no length to learn from; our blinded decryption
+		 * (scep-rsa.c) when the key's parameters can be read, else GnuTLS's */
+		if (rsa != NULL)
+			ok = scep_rsa_key_decrypt_pkcs1(
+			    rsa, ciphertext.data, ciphertext.size, cek, key_size, NULL);
+		else
+			ok = gnutls_privkey_decrypt_data2(key, 0, &ciphertext, cek, key_size) >= 0;
+		if (!ok) {
 			g_set_error_literal(error,
 					    SCEP_NDES_ERROR,
 					    SCEP_NDES_ERROR_CRYPTO,

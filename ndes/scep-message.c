@@ -8,6 +8,7 @@
 #include "scep-envelope.h"
 #include "scep-gnutls-common.h"
 #include "scep-ndes-error.h"
+#include "scep-rsa.h"
 #include "scep-signed-data.h"
 
 /* SCEP pkiMessage (RFC 8894 3.2): requests are signed with GnuTLS, CertReps are read
@@ -93,7 +94,9 @@ scep_message_build_request(const ScepRequest *request, GError **error)
 	g_autofree gchar *message_type_text = NULL;
 	g_auto(ScepMessageAttrs) attrs = NULL;
 	g_auto(gnutls_pkcs7_t) p7 = NULL;
+	g_auto(gnutls_privkey_t) fast_signer = NULL;
 	g_auto(ScepGnutlsDatum) out = { NULL, 0 };
+	gnutls_privkey_t signer_key;
 	gnutls_datum_t envelope_datum;
 
 	switch (request->message_type) {
@@ -159,10 +162,14 @@ scep_message_build_request(const ScepRequest *request, GError **error)
 	envelope_datum = scep_gnutls_datum_from_bytes(envelope);
 	if (!scep_gnutls_check(gnutls_pkcs7_init(&p7), "pkcs7 init", error))
 		return NULL;
+	/* GnuTLS writes the SignedData; the RSA signature is ours (scep-rsa.c) when the key's
+	 * parameters can be read, else GnuTLS's */
+	fast_signer = scep_rsa_privkey_new_signer(request->signer_key);
+	signer_key = fast_signer != NULL ? fast_signer : request->signer_key;
 	/* INCLUDE_CERT is mandatory: servers encrypt their reply to the embedded signer */
 	if (!scep_gnutls_check(gnutls_pkcs7_sign(p7,
 						 request->signer_cert,
-						 request->signer_key,
+						 signer_key,
 						 &envelope_datum,
 						 attrs,
 						 NULL,

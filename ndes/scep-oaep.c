@@ -2,120 +2,21 @@
 
 #include "scep-oaep.h"
 
-#include <gmp.h>
 #include <gnutls/crypto.h>
-#include <nettle/bignum.h>
-#include <nettle/rsa.h>
 #include <string.h>
 
 #include "scep-ndes-error.h"
+#include "scep-rsa.h"
 
 /*
  * RSAES-OAEP decryption (RFC 8017 7.1.2). GnuTLS 3.7.9 and nettle 3.8.1 have no OAEP,
- * so the padding is removed here on top of nettle's blinded private-key operation.
+ * so the padding is removed here on top of the blinded private-key operation of
+ * scep-rsa.c (nettle's side-channel silent CRT).
  * Every failure after the RSA step gives the same error, and the checks on the
  * decoded block run without secret-dependent branches until the final verdict.
  */
 
 #define SCEP_OAEP_ERROR_TEXT "RSAES-OAEP decryption failed"
-
-typedef struct {
-	struct rsa_public_key pub;
-	struct rsa_private_key priv;
-} ScepOaepKey;
-
-static void
-scep_oaep_mpz_wipe(mpz_t x)
-{
-	size_t n = mpz_size(x);
-	if (n > 0) {
-		mp_limb_t *limbs = mpz_limbs_modify(x, n);
-		gnutls_memset(limbs, 0, n * sizeof(mp_limb_t));
-	}
-	mpz_set_ui(x, 0);
-}
-
-static void
-scep_oaep_key_clear(ScepOaepKey *key)
-{
-	scep_oaep_mpz_wipe(key->priv.d);
-	scep_oaep_mpz_wipe(key->priv.p);
-	scep_oaep_mpz_wipe(key->priv.q);
-	scep_oaep_mpz_wipe(key->priv.a);
-	scep_oaep_mpz_wipe(key->priv.b);
-	scep_oaep_mpz_wipe(key->priv.c);
-	rsa_private_key_clear(&key->priv);
-	rsa_public_key_clear(&key->pub);
-}
-
-static void
-scep_oaep_datum_wipe(gnutls_datum_t *datum)
-{
-	if (datum->data != NULL) {
-		gnutls_memset(datum->data, 0, datum->size);
-		gnutls_free(datum->data);
-	}
-	datum->data = NULL;
-	datum->size = 0;
-}
-
-static gboolean
-scep_oaep_key_load(ScepOaepKey *key, gnutls_privkey_t privkey, GError **error)
-{
-	gnutls_datum_t m = { NULL, 0 }, e = { NULL, 0 }, d = { NULL, 0 }, p = { NULL, 0 },
-		       q = { NULL, 0 };
-	gboolean ok = FALSE;
-	mpz_t tmp;
-	int rc;
-
-	rc = gnutls_privkey_export_rsa_raw2(
-	    privkey, &m, &e, &d, &p, &q, NULL, NULL, NULL, GNUTLS_EXPORT_FLAG_NO_LZ);
-	if (rc < 0) {
-		g_set_error(error,
-			    SCEP_NDES_ERROR,
-			    SCEP_NDES_ERROR_CRYPTO,
-			    "RSAES-OAEP needs an exportable RSA key: %s",
-			    gnutls_strerror(rc));
-		return FALSE;
-	}
-	mpz_init(tmp);
-	nettle_mpz_set_str_256_u(key->pub.n, m.size, m.data);
-	nettle_mpz_set_str_256_u(key->pub.e, e.size, e.data);
-	nettle_mpz_set_str_256_u(key->priv.d, d.size, d.data);
-	nettle_mpz_set_str_256_u(key->priv.p, p.size, p.data);
-	nettle_mpz_set_str_256_u(key->priv.q, q.size, q.data);
-	/* CRT values are derived here rather than trusting the export's conventions */
-	mpz_sub_ui(tmp, key->priv.p, 1);
-	mpz_fdiv_r(key->priv.a, key->priv.d, tmp);
-	mpz_sub_ui(tmp, key->priv.q, 1);
-	mpz_fdiv_r(key->priv.b, key->priv.d, tmp);
-	if (mpz_invert(key->priv.c, key->priv.q, key->priv.p) != 0 &&
-	    rsa_public_key_prepare(&key->pub) == 1 && rsa_private_key_prepare(&key->priv) == 1)
-		ok = TRUE;
-	scep_oaep_mpz_wipe(tmp);
-	mpz_clear(tmp);
-	scep_oaep_datum_wipe(&m);
-	scep_oaep_datum_wipe(&e);
-	scep_oaep_datum_wipe(&d);
-	scep_oaep_datum_wipe(&p);
-	scep_oaep_datum_wipe(&q);
-	if (!ok) {
-		g_set_error_literal(error,
-				    SCEP_NDES_ERROR,
-				    SCEP_NDES_ERROR_CRYPTO,
-				    "RSA key parameters are inconsistent");
-		return FALSE;
-	}
-	return TRUE;
-}
-
-static void
-scep_oaep_random_cb(void *ctx, size_t length, uint8_t *dst)
-{
-	gboolean *failed = ctx;
-	if (gnutls_rnd(GNUTLS_RND_NONCE, dst, length) < 0)
-		*failed = TRUE;
-}
 
 /* MGF1 (RFC 8017 B.2.1): @mask = first @mask_len octets of Hash(seed || counter) ... */
 static gboolean
@@ -235,7 +136,8 @@ scep_oaep_decrypt(gnutls_privkey_t key,
 		  gsize *out_len,
 		  GError **error)
 {
-	ScepOaepKey rsa;
+	g_autoptr(ScepRsaKey) rsa = NULL;
+	g_autoptr(GError) error_local = NULL;
 	gsize c_len = 0;
 	const guint8 *c_data = g_bytes_get_data(ciphertext, &c_len);
 	gsize h_len = gnutls_hash_get_len(hash);
@@ -243,9 +145,7 @@ scep_oaep_decrypt(gnutls_privkey_t key,
 	gsize k;
 	gsize offset = 0;
 	g_autofree guint8 *em = NULL;
-	gboolean rnd_failed = FALSE;
 	guint good = 0;
-	mpz_t c, m;
 
 	if (h_len == 0 || h_len > sizeof(lhash)) {
 		g_set_error_literal(error,
@@ -272,30 +172,21 @@ scep_oaep_decrypt(gnutls_privkey_t key,
 		return FALSE;
 	}
 
-	rsa_public_key_init(&rsa.pub);
-	rsa_private_key_init(&rsa.priv);
-	if (!scep_oaep_key_load(&rsa, key, error)) {
-		scep_oaep_key_clear(&rsa);
+	rsa = scep_rsa_key_new(key, &error_local);
+	if (rsa == NULL) {
+		g_set_error(error,
+			    SCEP_NDES_ERROR,
+			    SCEP_NDES_ERROR_CRYPTO,
+			    "RSAES-OAEP needs an exportable RSA key: %s",
+			    error_local->message);
 		return FALSE;
 	}
-	k = rsa.pub.size;
-	mpz_init(c);
-	mpz_init(m);
+	k = scep_rsa_key_get_size(rsa);
 	if (c_len == k && k >= 2 * h_len + 2) {
-		nettle_mpz_set_str_256_u(c, c_len, c_data);
-		if (mpz_cmp(c, rsa.pub.n) < 0 &&
-		    rsa_compute_root_tr(
-			&rsa.pub, &rsa.priv, &rnd_failed, scep_oaep_random_cb, m, c) == 1 &&
-		    !rnd_failed) {
-			em = g_malloc(k);
-			nettle_mpz_get_str_256(k, em, m);
+		em = g_malloc0(k);
+		if (scep_rsa_key_private_op(rsa, c_data, c_len, em, NULL))
 			good = scep_oaep_decode(hash, lhash, em, k, &offset);
-		}
 	}
-	scep_oaep_mpz_wipe(m);
-	mpz_clear(m);
-	mpz_clear(c);
-	scep_oaep_key_clear(&rsa);
 
 	if (good == 1 && k - offset <= out_size) {
 		*out_len = k - offset;

@@ -48,7 +48,8 @@
 #     ru_maxrss over the daemon's whole life, i.e. its largest single process (not a sum), as
 #     a resident daemon keeps it. Its getcert -w waits by polling, which shows in its wall time.
 #
-# Output: a table of medians (and min-max of wall time) per client and variant on stdout, the
+# Output: the load average at the start and the end (results from a busy machine are not
+# comparable), a table of medians (and min-max of wall time) per client and variant on stdout, the
 # raw runs in the CSV. Exit status 0 when every run of every measured client succeeded, 1 when
 # a run failed or something is missing (said clearly), 2 on a usage error.
 #
@@ -613,6 +614,8 @@ done
 echo "client,variant,round,cn,ok,exit,wall_ms,cpu_ms,peak_rss_kib,note" >"$csv"
 echo "bench-enroll: scepserver $url in a private network namespace; $runs runs (+$warmup warm-up)" \
 	"of ${order[*]}, variants pregen and keygen, interleaved"
+# other work on the machine inflates wall time (and CPU time, less so): say how busy it was
+echo "bench-enroll: $(nproc) CPUs, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 failures=0
 total_rounds=$((warmup + runs))
 for round in $(seq 1 "$total_rounds"); do
@@ -648,6 +651,7 @@ for round in $(seq 1 "$total_rounds"); do
 	done
 done
 
+echo "bench-enroll: load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 "$PY" "$work/summary.py" "$csv" "$(
 	IFS=,
