@@ -500,29 +500,36 @@ typedef enum {
 	SCEP_NDES_OP_GET_CRL,
 } ScepNdesOpKind;
 
+/*
+ * One PKIOperation. The main thread fills it in and hands it to a worker twice: to build the
+ * request (every private-key operation: the CSR, the self-signed signer, the envelope and the
+ * signature) and to read the reply (signature check, decryption, chain check). While a worker
+ * has it, the main thread leaves it alone: the task that owns it only waits for the worker.
+ */
 typedef struct {
 	ScepNdesOpKind kind;
 	ScepMessageType message_type;
 	gchar *transaction_id;
 	guint8 nonce[SCEP_NONCE_SIZE];
 	GBytes *content;               /* secret for PKCSReq/RenewalReq (holds the challenge) */
-	gnutls_x509_crt_t signer_cert; /* owned */
+	gnutls_x509_crt_t signer_cert; /* owned; NULL until built for a self-signed signer */
 	gnutls_privkey_t signer_key;   /* owned */
 	gnutls_privkey_t key;          /* owned, nullable: the new key */
 	GBytes *key_pem;               /* owned, nullable, secret */
 	gchar *key_path;               /* owned, nullable */
 	GBytes *signer_key_pem;        /* owned, nullable, secret: a renewal signer's key */
 	gnutls_pubkey_t requested_key; /* owned, nullable */
-	GBytes *subject_der;           /* owned, nullable */
-	ScepCaCerts *own_ca_certs;     /* owned, nullable: from a pending state */
-	ScepPending *pending;          /* borrowed (poll): updated after sending */
+	GBytes *subject_der;           /* owned, nullable; GetCert/GetCRL: the serial */
+	/* owned: our own copy, from a pending state or the client's GetCACert payload */
+	ScepCaCerts *ca_certs;
+	ScepPending *pending; /* borrowed (poll): updated after building, on the main thread */
 	gnutls_cipher_algorithm_t cipher;
 	gnutls_digest_algorithm_t digest;
 	ScepTransportPkiFlags flags;
-	/* enroll: the request, kept until the CA is fetched */
-	ScepMessageType enroll_type;
-	GBytes *csr_der; /* owned, secret */
-	gboolean renewal_signer;
+	ScepCsrParams *csr_params; /* owned, nullable, secret: enroll: the CSR to build */
+	GBytes *csr_der;           /* owned, nullable, secret: enroll: the CSR */
+	GBytes *message;           /* owned, nullable: the pkiMessage, once built */
+	GBytes *reply;             /* owned, nullable: the CertRep, once received */
 } ScepNdesOp;
 
 static void
@@ -539,16 +546,13 @@ scep_ndes_op_free(gpointer data)
 	g_clear_pointer(&op->signer_key_pem, g_bytes_unref);
 	g_clear_pointer(&op->requested_key, gnutls_pubkey_deinit);
 	g_clear_pointer(&op->subject_der, g_bytes_unref);
-	g_clear_pointer(&op->own_ca_certs, scep_ca_certs_free);
+	g_clear_pointer(&op->ca_certs, scep_ca_certs_free);
+	g_clear_pointer(&op->csr_params, scep_csr_params_free);
 	g_clear_pointer(&op->csr_der, g_bytes_unref);
+	g_clear_pointer(&op->message, g_bytes_unref);
+	g_clear_pointer(&op->reply, g_bytes_unref);
 	gnutls_memset(op->nonce, 0, sizeof(op->nonce));
 	g_free(op);
-}
-
-static ScepCaCerts *
-scep_ndes_op_ca_certs(ScepNdesClient *self, ScepNdesOp *op)
-{
-	return op->own_ca_certs != NULL ? op->own_ca_certs : self->ca_certs;
 }
 
 static gboolean
@@ -575,7 +579,7 @@ static ScepPending *
 scep_ndes_op_make_pending(ScepNdesClient *self, ScepNdesOp *op, GError **error)
 {
 	g_autoptr(ScepPending) pending = scep_pending_new();
-	GPtrArray *all = scep_ca_certs_get_all(scep_ndes_op_ca_certs(self, op));
+	GPtrArray *all = scep_ca_certs_get_all(op->ca_certs);
 
 	pending->url = g_strdup(scep_transport_get_url(self->transport));
 	pending->ca_ident = g_strdup(scep_transport_get_ca_ident(self->transport));
@@ -606,18 +610,154 @@ scep_ndes_op_make_pending(ScepNdesClient *self, ScepNdesOp *op, GError **error)
 	return g_steal_pointer(&pending);
 }
 
+/*
+ * Runs @thread_func on @task_in's ScepNdesOp in a worker thread, then @callback on this thread
+ * with @task_in (owned) as its user data. The worker task borrows the op, so it must not return
+ * early on cancellation: the callback checks for it once the worker is done.
+ */
 static void
-scep_ndes_client_pki_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+scep_ndes_op_run_in_worker(GTask *task_in,
+			   GTaskThreadFunc thread_func,
+			   GAsyncReadyCallback callback)
 {
-	g_autoptr(GTask) task = G_TASK(user_data);
-	ScepNdesClient *self = g_task_get_source_object(task);
-	ScepNdesOp *op = g_task_get_task_data(task);
-	ScepCaCerts *ca_certs = scep_ndes_op_ca_certs(self, op);
+	g_autoptr(GTask) worker =
+	    g_task_new(NULL, g_task_get_cancellable(task_in), callback, task_in);
+	g_task_set_source_tag(worker, scep_ndes_op_run_in_worker);
+	g_task_set_task_data(worker, g_task_get_task_data(task_in), NULL);
+	g_task_run_in_thread(worker, thread_func);
+}
+
+/* ---- building the request (worker) ---- */
+
+/* PKCSReq/RenewalReq: the CSR, the self-signed signer (for the subject, and as the signer of a
+ * first enrollment) */
+static gboolean
+scep_ndes_op_build_enroll(ScepNdesOp *op, GError **error)
+{
+	g_auto(gnutls_x509_crt_t) self_signed = NULL;
+
+	if (op->csr_der == NULL) {
+		g_autoptr(GBytes) csr =
+		    scep_csr_build(op->csr_params, op->key, GNUTLS_DIG_SHA256, error);
+		if (csr == NULL)
+			return FALSE;
+		/* the CSR holds the challenge: keep a copy that is wiped, wipe this one */
+		op->csr_der = scep_pending_secret_bytes_new(g_bytes_get_data(csr, NULL),
+							    g_bytes_get_size(csr));
+		gnutls_memset((gpointer)g_bytes_get_data(csr, NULL), 0, g_bytes_get_size(csr));
+	}
+	/* the self-signed signer also tells us the CSR's subject, for CertPoll */
+	self_signed = scep_csr_make_self_signed_signer(op->key, op->csr_der, error);
+	if (self_signed == NULL)
+		return FALSE;
+	op->subject_der = scep_ndes_crt_subject_der(self_signed, error);
+	if (op->subject_der == NULL)
+		return FALSE;
+	if (op->signer_cert == NULL) {
+		op->signer_cert = g_steal_pointer(&self_signed);
+		op->signer_key = scep_ndes_key_copy(op->key, NULL, error);
+		if (op->signer_key == NULL)
+			return FALSE;
+	}
+	op->content = g_bytes_ref(op->csr_der);
+	return TRUE;
+}
+
+/* GetCert/GetCRL: a self-signed signer when none was given, the IssuerAndSerialNumber */
+static gboolean
+scep_ndes_op_build_query(ScepNdesOp *op, GError **error)
+{
+	g_auto(gnutls_pubkey_t) pub = NULL;
+	gnutls_datum_t serial;
+
+	if (op->signer_cert == NULL) {
+		g_autoptr(ScepCsrParams) params = scep_csr_params_new();
+		g_autoptr(GBytes) csr = NULL;
+		if (!scep_csr_params_set_subject(params, "CN=" SCEP_CSR_SELF_SIGNED_CN, error))
+			return FALSE;
+		csr = scep_csr_build(params, op->signer_key, GNUTLS_DIG_SHA256, error);
+		if (csr == NULL)
+			return FALSE;
+		op->signer_cert = scep_csr_make_self_signed_signer(op->signer_key, csr, error);
+		if (op->signer_cert == NULL)
+			return FALSE;
+	}
+	pub = scep_ndes_pubkey_from_privkey(op->signer_key, error);
+	if (pub == NULL)
+		return FALSE;
+	op->transaction_id = scep_csr_transaction_id(pub);
+	if (op->transaction_id == NULL) {
+		g_set_error_literal(error,
+				    SCEP_NDES_ERROR,
+				    SCEP_NDES_ERROR_CRYPTO,
+				    "cannot derive the transaction ID");
+		return FALSE;
+	}
+	serial = scep_gnutls_datum_from_bytes(op->subject_der);
+	op->content = scep_message_build_issuer_and_serial(
+	    scep_ca_certs_get_ca(op->ca_certs), &serial, error);
+	return op->content != NULL;
+}
+
+/* the pkiMessage: envelope to the CA/RA, signed by the signer, with a fresh nonce */
+static gboolean
+scep_ndes_op_build_message(ScepNdesOp *op, GError **error)
+{
+	ScepRequest request = {
+		.message_type = op->message_type,
+		.transaction_id = op->transaction_id,
+		.content = op->content,
+		.recipient = scep_ca_certs_get_ra_encrypt(op->ca_certs),
+		.cipher = op->cipher,
+		.digest = op->digest,
+		.signer_cert = op->signer_cert,
+		.signer_key = op->signer_key,
+	};
+
+	scep_message_generate_nonce(op->nonce);
+	memcpy(request.sender_nonce, op->nonce, SCEP_NONCE_SIZE);
+	op->message = scep_message_build_request(&request, error);
+	return op->message != NULL;
+}
+
+static void
+scep_ndes_op_build_thread_cb(GTask *task,
+			     gpointer source_object,
+			     gpointer task_data,
+			     GCancellable *cancellable)
+{
+	ScepNdesOp *op = task_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(ScepTransportReply) reply = NULL;
+	gboolean ok = TRUE;
+
+	if (g_task_return_error_if_cancelled(task))
+		return;
+	if (op->kind == SCEP_NDES_OP_ENROLL)
+		ok = scep_ndes_op_build_enroll(op, &error);
+	else if (op->kind == SCEP_NDES_OP_GET_CERT || op->kind == SCEP_NDES_OP_GET_CRL)
+		ok = scep_ndes_op_build_query(op, &error);
+	if (ok)
+		ok = scep_ndes_op_build_message(op, &error);
+	if (!ok) {
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	g_task_return_boolean(task, TRUE);
+}
+
+/* ---- reading the reply (worker) ---- */
+
+/* in a worker: the CertRep's signature and decryption, and the chain of an issued certificate */
+static void
+scep_ndes_op_read_reply_thread_cb(GTask *task,
+				  gpointer source_object,
+				  gpointer task_data,
+				  GCancellable *cancellable)
+{
+	ScepNdesOp *op = task_data;
+	g_autoptr(GError) error = NULL;
 	g_autoptr(ScepCertRep) rep = NULL;
-	g_autoptr(ScepNdesOutcome) outcome = NULL;
-	GPtrArray *signers = scep_ca_certs_get_signers(ca_certs);
+	GPtrArray *signers = scep_ca_certs_get_signers(op->ca_certs);
 	ScepCertRepExpect expect = {
 		.transaction_id = op->transaction_id,
 		.sender_nonce = op->nonce,
@@ -628,14 +768,62 @@ scep_ndes_client_pki_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 		.requested_key = op->requested_key,
 	};
 
-	reply = scep_transport_pki_operation_finish(SCEP_TRANSPORT(source), result, &error);
-	if (reply == NULL) {
+	if (g_task_return_error_if_cancelled(task))
+		return;
+	rep = scep_cert_rep_parse(op->reply, &expect, &error);
+	if (rep == NULL) {
+		g_prefix_error(&error, "transaction %s: ", op->transaction_id);
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
 	}
-	rep = scep_cert_rep_parse(reply->body, &expect, &error);
-	if (rep == NULL) {
+	/* SUCCESS: the message layer matched our public key; now the chain */
+	if (scep_cert_rep_get_status(rep) == SCEP_PKI_STATUS_SUCCESS &&
+	    (op->kind == SCEP_NDES_OP_ENROLL || op->kind == SCEP_NDES_OP_POLL) &&
+	    !scep_ndes_verify_issued(
+		op->ca_certs, scep_cert_rep_get_issued_certificate(rep), &error)) {
 		g_prefix_error(&error, "transaction %s: ", op->transaction_id);
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	g_task_return_pointer(task, g_steal_pointer(&rep), (GDestroyNotify)scep_cert_rep_free);
+}
+
+/* GetCert/GetCRL: the certificates or CRLs of a checked reply */
+static void
+scep_ndes_client_return_items(GTask *task, ScepNdesOp *op, ScepCertRep *rep)
+{
+	GPtrArray *items = op->kind == SCEP_NDES_OP_GET_CERT ? scep_cert_rep_get_certificates(rep)
+							     : scep_cert_rep_get_crls(rep);
+	g_autoptr(GPtrArray) copy = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+
+	if (scep_cert_rep_get_status(rep) != SCEP_PKI_STATUS_SUCCESS || items->len == 0) {
+		g_task_return_new_error(task,
+					SCEP_NDES_ERROR,
+					SCEP_NDES_ERROR_BAD_RESPONSE,
+					"transaction %s: the reply holds no %s",
+					op->transaction_id,
+					op->kind == SCEP_NDES_OP_GET_CERT ? "certificate" : "CRL");
+		return;
+	}
+	for (guint i = 0; i < items->len; i++)
+		g_ptr_array_add(copy, g_bytes_ref(g_ptr_array_index(items, i)));
+	g_task_return_pointer(task, g_steal_pointer(&copy), (GDestroyNotify)g_ptr_array_unref);
+}
+
+static void
+scep_ndes_client_reply_read_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(GTask) task = G_TASK(user_data);
+	ScepNdesClient *self = g_task_get_source_object(task);
+	ScepNdesOp *op = g_task_get_task_data(task);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(ScepCertRep) rep = NULL;
+	g_autoptr(ScepNdesOutcome) outcome = NULL;
+
+	if (g_task_return_error_if_cancelled(task))
+		return;
+	rep = g_task_propagate_pointer(G_TASK(result), &error);
+	if (rep == NULL) {
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
 	}
@@ -644,27 +832,8 @@ scep_ndes_client_pki_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 		g_task_return_new_error(task, SCEP_NDES_ERROR, SCEP_NDES_ERROR_REJECTED, "%s", why);
 		return;
 	}
-
 	if (op->kind == SCEP_NDES_OP_GET_CERT || op->kind == SCEP_NDES_OP_GET_CRL) {
-		GPtrArray *items = op->kind == SCEP_NDES_OP_GET_CERT
-				       ? scep_cert_rep_get_certificates(rep)
-				       : scep_cert_rep_get_crls(rep);
-		g_autoptr(GPtrArray) copy =
-		    g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
-		if (scep_cert_rep_get_status(rep) != SCEP_PKI_STATUS_SUCCESS || items->len == 0) {
-			g_task_return_new_error(task,
-						SCEP_NDES_ERROR,
-						SCEP_NDES_ERROR_BAD_RESPONSE,
-						"transaction %s: the reply holds no %s",
-						op->transaction_id,
-						op->kind == SCEP_NDES_OP_GET_CERT ? "certificate"
-										  : "CRL");
-			return;
-		}
-		for (guint i = 0; i < items->len; i++)
-			g_ptr_array_add(copy, g_bytes_ref(g_ptr_array_index(items, i)));
-		g_task_return_pointer(
-		    task, g_steal_pointer(&copy), (GDestroyNotify)g_ptr_array_unref);
+		scep_ndes_client_return_items(task, op, rep);
 		return;
 	}
 
@@ -687,15 +856,10 @@ scep_ndes_client_pki_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 		return;
 	}
 
-	/* SUCCESS: the message layer matched our public key; now the chain */
+	/* SUCCESS, the chain checked by the worker */
 	outcome->status = SCEP_NDES_STATUS_ISSUED;
 	outcome->certificate = g_bytes_ref(scep_cert_rep_get_issued_certificate(rep));
-	if (!scep_ndes_verify_issued(ca_certs, outcome->certificate, &error)) {
-		g_prefix_error(&error, "transaction %s: ", op->transaction_id);
-		g_task_return_error(task, g_steal_pointer(&error));
-		return;
-	}
-	outcome->chain = scep_ndes_chain_ders(ca_certs, &error);
+	outcome->chain = scep_ndes_chain_ders(op->ca_certs, &error);
 	if (outcome->chain == NULL) {
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
@@ -706,30 +870,36 @@ scep_ndes_client_pki_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 }
 
 static void
-scep_ndes_client_send(ScepNdesClient *self, GTask *task_in)
+scep_ndes_client_pki_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	g_autoptr(GTask) task = task_in;
-	GCancellable *cancellable = g_task_get_cancellable(task);
+	g_autoptr(GTask) task = G_TASK(user_data);
 	ScepNdesOp *op = g_task_get_task_data(task);
-	ScepCaCerts *ca_certs = scep_ndes_op_ca_certs(self, op);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) message = NULL;
-	ScepRequest request = {
-		.message_type = op->message_type,
-		.transaction_id = op->transaction_id,
-		.content = op->content,
-		.recipient = scep_ca_certs_get_ra_encrypt(ca_certs),
-		.cipher = op->cipher,
-		.digest = op->digest,
-		.signer_cert = op->signer_cert,
-		.signer_key = op->signer_key,
-	};
+	g_autoptr(ScepTransportReply) reply = NULL;
 
-	/* a fresh nonce per message */
-	scep_message_generate_nonce(op->nonce);
-	memcpy(request.sender_nonce, op->nonce, SCEP_NONCE_SIZE);
-	message = scep_message_build_request(&request, &error);
-	if (message == NULL) {
+	reply = scep_transport_pki_operation_finish(SCEP_TRANSPORT(source), result, &error);
+	if (reply == NULL) {
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	op->reply = g_bytes_ref(reply->body);
+	scep_ndes_op_run_in_worker(g_steal_pointer(&task),
+				   scep_ndes_op_read_reply_thread_cb,
+				   scep_ndes_client_reply_read_cb);
+}
+
+static void
+scep_ndes_client_request_built_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(GTask) task = G_TASK(user_data);
+	ScepNdesClient *self = g_task_get_source_object(task);
+	ScepNdesOp *op = g_task_get_task_data(task);
+	GCancellable *cancellable = g_task_get_cancellable(task);
+	g_autoptr(GError) error = NULL;
+
+	if (g_task_return_error_if_cancelled(task))
+		return;
+	if (!g_task_propagate_boolean(G_TASK(result), &error)) {
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
 	}
@@ -743,11 +913,32 @@ scep_ndes_client_send(ScepNdesClient *self, GTask *task_in)
 		(guint)op->message_type,
 		(op->flags & SCEP_TRANSPORT_PKI_FLAGS_POST) ? "POST" : "GET");
 	scep_transport_pki_operation_async(self->transport,
-					   message,
+					   op->message,
 					   op->flags,
 					   cancellable,
 					   scep_ndes_client_pki_cb,
 					   g_steal_pointer(&task));
+}
+
+/* builds the request in a worker, sends it, reads the reply in a worker; owns @task_in */
+static void
+scep_ndes_client_send(ScepNdesClient *self, GTask *task_in)
+{
+	g_autoptr(GTask) task = task_in;
+	ScepNdesOp *op = g_task_get_task_data(task);
+	g_autoptr(GError) error = NULL;
+
+	/* the workers get their own CA certificates: a fetch_ca may replace the client's */
+	if (op->ca_certs == NULL) {
+		op->ca_certs = scep_ca_certs_parse(self->ca_payload, &error);
+		if (op->ca_certs == NULL) {
+			g_task_return_error(task, g_steal_pointer(&error));
+			return;
+		}
+	}
+	scep_ndes_op_run_in_worker(g_steal_pointer(&task),
+				   scep_ndes_op_build_thread_cb,
+				   scep_ndes_client_request_built_cb);
 }
 
 /* ---- enroll ---- */
@@ -755,8 +946,6 @@ scep_ndes_client_send(ScepNdesClient *self, GTask *task_in)
 static gboolean
 scep_ndes_client_enroll_prepare(ScepNdesClient *self, ScepNdesOp *op, GError **error)
 {
-	g_auto(gnutls_x509_crt_t) self_signed = NULL;
-
 	if (!scep_ndes_client_choose(self, op, error))
 		return FALSE;
 	op->requested_key = scep_ndes_pubkey_from_privkey(op->key, error);
@@ -770,20 +959,6 @@ scep_ndes_client_enroll_prepare(ScepNdesClient *self, ScepNdesOp *op, GError **e
 				    "cannot derive the transaction ID");
 		return FALSE;
 	}
-	/* the self-signed signer also tells us the CSR's subject, for CertPoll */
-	self_signed = scep_csr_make_self_signed_signer(op->key, op->csr_der, error);
-	if (self_signed == NULL)
-		return FALSE;
-	op->subject_der = scep_ndes_crt_subject_der(self_signed, error);
-	if (op->subject_der == NULL)
-		return FALSE;
-	if (op->signer_cert == NULL) {
-		op->signer_cert = g_steal_pointer(&self_signed);
-		op->signer_key = scep_ndes_key_copy(op->key, NULL, error);
-		if (op->signer_key == NULL)
-			return FALSE;
-	}
-	op->content = g_bytes_ref(op->csr_der);
 	return TRUE;
 }
 
@@ -862,16 +1037,8 @@ scep_ndes_client_enroll_async(ScepNdesClient *self,
 		op->csr_der = scep_pending_secret_bytes_new(
 		    g_bytes_get_data(request->csr_der, NULL), g_bytes_get_size(request->csr_der));
 	} else if (request->csr_params != NULL) {
-		g_autoptr(GBytes) csr =
-		    scep_csr_build(request->csr_params, op->key, GNUTLS_DIG_SHA256, &error);
-		if (csr == NULL) {
-			g_task_return_error(task, g_steal_pointer(&error));
-			return;
-		}
-		/* the CSR holds the challenge: keep a copy that is wiped, wipe this one */
-		op->csr_der = scep_pending_secret_bytes_new(g_bytes_get_data(csr, NULL),
-							    g_bytes_get_size(csr));
-		gnutls_memset((gpointer)g_bytes_get_data(csr, NULL), 0, g_bytes_get_size(csr));
+		/* borrowed for this call only: a worker builds and signs the CSR from a copy */
+		op->csr_params = scep_csr_params_copy(request->csr_params);
 	} else {
 		g_task_return_new_error(task,
 					SCEP_NDES_ERROR,
@@ -916,7 +1083,6 @@ scep_ndes_client_poll_async(ScepNdesClient *self,
 {
 	g_autoptr(GTask) task = NULL;
 	g_autoptr(GError) error = NULL;
-	g_auto(gnutls_x509_crt_t) signer = NULL;
 	gnutls_datum_t subject;
 	ScepNdesOp *op;
 
@@ -931,10 +1097,9 @@ scep_ndes_client_poll_async(ScepNdesClient *self,
 	op->pending = pending;
 	g_task_set_task_data(task, op, scep_ndes_op_free);
 
-	op->own_ca_certs = scep_ndes_ca_certs_from_ders(pending->ca_certs_der, &error);
-	if (op->own_ca_certs == NULL ||
-	    !scep_ca_certs_verify_chain(
-		op->own_ca_certs, g_get_real_time() / G_USEC_PER_SEC, &error)) {
+	op->ca_certs = scep_ndes_ca_certs_from_ders(pending->ca_certs_der, &error);
+	if (op->ca_certs == NULL ||
+	    !scep_ca_certs_verify_chain(op->ca_certs, g_get_real_time() / G_USEC_PER_SEC, &error)) {
 		g_prefix_error(&error, "pending state: ");
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
@@ -970,7 +1135,7 @@ scep_ndes_client_poll_async(ScepNdesClient *self,
 		op->flags |= SCEP_TRANSPORT_PKI_FLAGS_CONTENT_TYPE;
 	subject = scep_gnutls_datum_from_bytes(pending->subject_der);
 	op->content = scep_message_build_issuer_and_subject(
-	    scep_ca_certs_get_ca(op->own_ca_certs), &subject, &error);
+	    scep_ca_certs_get_ca(op->ca_certs), &subject, &error);
 	if (op->content == NULL) {
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
@@ -1048,50 +1213,13 @@ scep_ndes_client_get_next_ca_finish(ScepNdesClient *self, GAsyncResult *result, 
 
 /* ---- GetCert / GetCRL ---- */
 
-static gboolean
-scep_ndes_client_query_prepare(ScepNdesClient *self, ScepNdesOp *op, GError **error)
-{
-	gnutls_datum_t serial;
-
-	if (!scep_ndes_client_choose(self, op, error))
-		return FALSE;
-	if (op->signer_cert == NULL) {
-		g_autoptr(ScepCsrParams) params = scep_csr_params_new();
-		g_autoptr(GBytes) csr = NULL;
-		if (!scep_csr_params_set_subject(params, "CN=" SCEP_CSR_SELF_SIGNED_CN, error))
-			return FALSE;
-		csr = scep_csr_build(params, op->signer_key, GNUTLS_DIG_SHA256, error);
-		if (csr == NULL)
-			return FALSE;
-		op->signer_cert = scep_csr_make_self_signed_signer(op->signer_key, csr, error);
-		if (op->signer_cert == NULL)
-			return FALSE;
-	}
-	{
-		g_auto(gnutls_pubkey_t) pub = scep_ndes_pubkey_from_privkey(op->signer_key, error);
-		if (pub == NULL)
-			return FALSE;
-		op->transaction_id = scep_csr_transaction_id(pub);
-	}
-	if (op->transaction_id == NULL) {
-		g_set_error_literal(error,
-				    SCEP_NDES_ERROR,
-				    SCEP_NDES_ERROR_CRYPTO,
-				    "cannot derive the transaction ID");
-		return FALSE;
-	}
-	serial = scep_gnutls_datum_from_bytes(op->subject_der);
-	op->content = scep_message_build_issuer_and_serial(
-	    scep_ca_certs_get_ca(self->ca_certs), &serial, error);
-	return op->content != NULL;
-}
-
 static void
 scep_ndes_client_query_ready(ScepNdesClient *self, GTask *task_in)
 {
 	g_autoptr(GTask) task = task_in;
 	g_autoptr(GError) error = NULL;
-	if (!scep_ndes_client_query_prepare(self, g_task_get_task_data(task), &error)) {
+	/* the signer, the transaction ID and the IssuerAndSerialNumber are made in the worker */
+	if (!scep_ndes_client_choose(self, g_task_get_task_data(task), &error)) {
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
 	}
