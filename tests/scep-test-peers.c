@@ -5,7 +5,6 @@
 #include "config.h"
 
 #include "scep-test-peers.h"
-#include "scep-test-util.h"
 
 #include <errno.h>
 #include <gio/gio.h>
@@ -13,6 +12,8 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
+
+#include "scep-test-util.h"
 
 #define SCEP_TEST_PYTHON           "/usr/bin/python3"
 #define SCEP_TEST_READY_TIMEOUT_MS 60000
@@ -77,6 +78,7 @@ scep_test_responder_spawn(ScepTestResponder *self, GError **error)
 {
 	const gchar *srcdir = g_getenv("G_TEST_SRCDIR");
 	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GSubprocessLauncher) launcher = NULL;
 	g_autofree gchar *script = NULL;
 	g_autofree gchar *key_dir = NULL;
 	g_autofree gchar *line = NULL;
@@ -118,10 +120,12 @@ scep_test_responder_spawn(ScepTestResponder *self, GError **error)
 		g_ptr_array_add(argv, g_strdup(g_ptr_array_index(self->extra_args, i)));
 	g_ptr_array_add(argv, NULL);
 
+	launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+					     G_SUBPROCESS_FLAGS_STDIN_PIPE);
+	/* the responder ends with the test, also when an assertion aborts it */
+	g_subprocess_launcher_set_child_setup(launcher, scep_test_die_with_parent, NULL, NULL);
 	self->proc =
-	    g_subprocess_newv((const gchar *const *)argv->pdata,
-			      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDIN_PIPE,
-			      error);
+	    g_subprocess_launcher_spawnv(launcher, (const gchar *const *)argv->pdata, error);
 	if (self->proc == NULL)
 		return FALSE;
 	line = scep_test_read_ready_line(self->proc, SCEP_TEST_READY_TIMEOUT_MS, error);

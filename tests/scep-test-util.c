@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/prctl.h>
 
 gchar *
 scep_test_make_tmp_dir(const gchar *tmpl)
@@ -167,4 +169,11 @@ scep_test_wait_result(GAsyncResult **slot)
 	while (*slot == NULL)
 		g_main_context_iteration(NULL, TRUE);
 	return *slot;
+}
+
+void
+scep_test_die_with_parent(gpointer user_data)
+{
+	/* async-signal-safe: runs between fork and exec */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 }

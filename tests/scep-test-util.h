@@ -11,6 +11,10 @@
 
 G_BEGIN_DECLS
 
+/* a GSpawnChildSetupFunc: the child gets SIGKILL when the test process ends, also when an
+ * assertion aborts it, so that no daemon a test started outlives the test */
+void scep_test_die_with_parent(gpointer user_data);
+
 /* g_dir_make_tmp() of @tmpl ("name-XXXXXX"), asserting that it worked */
 gchar *scep_test_make_tmp_dir(const gchar *tmpl);
 

@@ -23,6 +23,7 @@
 #include "scep-cert-store.h"
 #include "scep-gnutls-common.h"
 #include "scep-test-peers.h"
+#include "scep-test-util.h"
 
 #define WAIT_SECONDS 60
 
@@ -117,7 +118,7 @@ agent_start(Fixture *fx, const gchar *crash_at, const gchar *offset)
 			       (gchar **)argv,
 			       env,
 			       G_SPAWN_DO_NOT_REAP_CHILD,
-			       NULL,
+			       scep_test_die_with_parent,
 			       NULL,
 			       &fx->pid,
 			       -1,

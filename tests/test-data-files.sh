@@ -341,7 +341,10 @@ EOF
 
         # nobody receives StateChanged (the stub emits it when root calls Enroll); the monitor's
         # match rule is in place once it has printed the name's owner (same connection, in order)
-        as_nobody gdbus monitor --address "$address" --dest "$bus_name" >"$tmp/monitor" 2>&1 &
+        # setpriv itself, not the as_nobody function: $! must be the monitor's PID (setpriv
+        # execs it), not a subshell's, or cleanup leaves the monitor running
+        setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
+            gdbus monitor --address "$address" --dest "$bus_name" >"$tmp/monitor" 2>&1 &
         pids+=($!)
         for _ in $(seq 200); do grep -q 'is owned by' "$tmp/monitor" && break; sleep 0.05; done
         check "root calls Certificate.Enroll" call "$cert_path" org.scepagent.Agent1.Certificate.Enroll '{}'

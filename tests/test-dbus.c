@@ -16,12 +16,12 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "scep-dbus-generated.h"
 #include "scep-test-peers.h"
+#include "scep-test-util.h"
 
 #define WAIT_SECONDS 60
 #define BUS_NAME     "org.scepagent.Agent1"
@@ -72,13 +72,6 @@ typedef struct {
 } Fixture;
 
 /* ---- helpers ---- */
-
-/* the bus and the agent end with the test, also when it aborts */
-static void
-die_with_parent(gpointer user_data)
-{
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-}
 
 static gchar *
 agent_log(Fixture *fx)
@@ -217,7 +210,7 @@ bus_start(Fixture *fx, BusKind kind)
 				 (gchar **)argv,
 				 NULL,
 				 G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
-				 die_with_parent,
+				 scep_test_die_with_parent,
 				 NULL,
 				 &fx->bus_pid,
 				 NULL,
@@ -309,7 +302,7 @@ agent_start(Fixture *fx)
 			       (gchar **)argv,
 			       NULL,
 			       G_SPAWN_DO_NOT_REAP_CHILD,
-			       die_with_parent,
+			       scep_test_die_with_parent,
 			       NULL,
 			       &fx->agent_pid,
 			       -1,
@@ -1229,7 +1222,7 @@ test_scepctl_monitor(Fixture *fx, gconstpointer data)
 			       (gchar **)argv,
 			       NULL,
 			       G_SPAWN_DO_NOT_REAP_CHILD,
-			       die_with_parent,
+			       scep_test_die_with_parent,
 			       NULL,
 			       &pid,
 			       -1,
