@@ -372,6 +372,35 @@ measure_memory()
 		mem_rss="" mem_pss="" mem_uss="" mem_clean="" mem_dirty=""
 }
 
+library_sharers()
+{
+	# $1 = PID; prints "PID:name" of the other processes that map the daemon's big libraries:
+	# pages they map too count as shared, not in the daemon's USS (Private_Clean shrinks), so
+	# a USS measured beside them is not the USS of the daemon alone
+	local pid="$1" f p out=()
+	for f in /proc/[0-9]*/maps; do
+		p=${f#/proc/}
+		p=${p%/maps}
+		[ "$p" = "$pid" ] || [ "$p" = "$$" ] || [ "$p" = "$BASHPID" ] && continue
+		if grep -qE 'libgio-2\.0\.so|libgnutls\.so|libsoup-3\.0\.so' "$f" 2>/dev/null; then
+			out+=("$p:$(cat "/proc/$p/comm" 2>/dev/null)")
+		fi
+	done
+	echo "${out[*]}"
+}
+
+note_sharers()
+{
+	# $1 = PID, $2 = label
+	local sharers
+	sharers="$(library_sharers "$1")"
+	if [ -n "$sharers" ]; then
+		echo "bench-agent: NOTE $2: other processes map libgio/libgnutls/libsoup, so their pages do not count in its USS: $sharers"
+	else
+		echo "bench-agent: $2: no other process maps libgio/libgnutls/libsoup (USS of the daemon alone)"
+	fi
+}
+
 measure_wakeups()
 {
 	# $1 = PID, $2 = output file; sets sys_total sys_waits sys_timerfd sys_detail
@@ -475,6 +504,7 @@ run_agent()
 	valid="$valid/$n"
 	threads="$(awk '/^Threads:/ { print $2 }' "/proc/$daemon_pid/status")"
 	measure_memory "$daemon_pid"
+	note_sharers "$daemon_pid" "scep-agent with $n instance(s)"
 	echo "bench-agent: scep-agent with $n instance(s): settled=$settled valid=$valid USS=$mem_uss KiB; $idle_seconds idle seconds under strace"
 	measure_wakeups "$daemon_pid" "$dir/strace.txt"
 	echo "bench-agent: scep-agent with $n instance(s): $pushes registry pushes"
@@ -555,6 +585,7 @@ run_certmonger()
 	fi
 	threads="$(awk '/^Threads:/ { print $2 }' "/proc/$daemon_pid/status")"
 	measure_memory "$daemon_pid"
+	note_sharers "$daemon_pid" "certmonger with $n certificate(s)"
 	echo "bench-agent: certmonger with $n certificate(s): settled=$settled monitoring=$valid USS=$mem_uss KiB; $idle_seconds idle seconds under strace"
 	measure_wakeups "$daemon_pid" "$dir/strace.txt"
 	stop_pid "$daemon_pid"
