@@ -12,6 +12,8 @@
 # The keys, certificates and chains stay in OUTDIR (default: a new directory under /tmp, printed
 # at the end); everything started is stopped. Takes well under a minute.
 set -u
+# everything here talks to loopback in a private namespace: no proxy of the caller's
+unset http_proxy https_proxy HTTPS_PROXY all_proxy ALL_PROXY
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 # the build directory (default: build)

@@ -281,6 +281,74 @@ scepctl_parse_fingerprint(const gchar *spec, gchar **hex, gnutls_digest_algorith
 	return TRUE;
 }
 
+/* the first of @name and @other (nullable) that is set and not empty */
+static const gchar *
+scepctl_getenv_either(const gchar *name, const gchar *other)
+{
+	const gchar *value = g_getenv(name);
+	if (value != NULL && value[0] != '\0')
+		return value;
+	value = other != NULL ? g_getenv(other) : NULL;
+	return value != NULL && value[0] != '\0' ? value : NULL;
+}
+
+/* whether @host is excluded by @no_proxy: "*", or comma-separated names and domain suffixes
+ * ("example.com" and ".example.com" both match example.com and its subdomains) */
+static gboolean
+scepctl_no_proxy_matches(const gchar *no_proxy, const gchar *host)
+{
+	g_auto(GStrv) entries = g_strsplit(no_proxy, ",", -1);
+	gsize host_len = strlen(host);
+
+	for (guint i = 0; entries[i] != NULL; i++) {
+		const gchar *entry = g_strstrip(entries[i]);
+		gsize len;
+		if (g_strcmp0(entry, "*") == 0)
+			return TRUE;
+		while (entry[0] == '.')
+			entry++;
+		len = strlen(entry);
+		if (len == 0 || len > host_len)
+			continue;
+		if (g_ascii_strcasecmp(host + host_len - len, entry) == 0 &&
+		    (len == host_len || host[host_len - len - 1] == '.'))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/*
+ * The proxy for @url from the environment, read as curl reads it: no_proxy/NO_PROXY first;
+ * then https_proxy/HTTPS_PROXY for https, http_proxy (lower case only, as the upper case name
+ * can be set by a CGI request header) for http; then all_proxy/ALL_PROXY. A value without a
+ * scheme is an http:// proxy. NULL: connect directly. The value may hold credentials: it is
+ * never printed.
+ */
+static gchar *
+scepctl_proxy_from_environment(const gchar *url)
+{
+	g_autoptr(GUri) uri = g_uri_parse(url, G_URI_FLAGS_NONE, NULL);
+	const gchar *no_proxy;
+	const gchar *value;
+
+	if (uri == NULL || g_uri_get_host(uri) == NULL)
+		return NULL;
+	no_proxy = scepctl_getenv_either("no_proxy", "NO_PROXY");
+	if (no_proxy != NULL && scepctl_no_proxy_matches(no_proxy, g_uri_get_host(uri)))
+		return NULL;
+	if (g_ascii_strcasecmp(g_uri_get_scheme(uri), "https") == 0)
+		value = scepctl_getenv_either("https_proxy", "HTTPS_PROXY");
+	else
+		value = scepctl_getenv_either("http_proxy", NULL);
+	if (value == NULL)
+		value = scepctl_getenv_either("all_proxy", "ALL_PROXY");
+	if (value == NULL)
+		return NULL;
+	if (strstr(value, "://") == NULL)
+		return g_strconcat("http://", value, NULL);
+	return g_strdup(value);
+}
+
 static gboolean
 scepctl_setup_client(ScepCtl *ctl, GError **error)
 {
@@ -290,7 +358,11 @@ scepctl_setup_client(ScepCtl *ctl, GError **error)
 	ctl->client = scep_ndes_client_new(ctl->url, error);
 	if (ctl->client == NULL)
 		return FALSE;
-	if (ctl->proxy != NULL && !scep_ndes_client_set_proxy(ctl->client, ctl->proxy, error))
+	/* --proxy wins over the environment; --proxy "" connects directly */
+	if (ctl->proxy == NULL)
+		ctl->proxy = scepctl_proxy_from_environment(ctl->url);
+	if (ctl->proxy != NULL && ctl->proxy[0] != '\0' &&
+	    !scep_ndes_client_set_proxy(ctl->client, ctl->proxy, error))
 		return FALSE;
 	if (ctl->ca_file != NULL && !scep_ndes_client_set_ca_file(ctl->client, ctl->ca_file, error))
 		return FALSE;
@@ -1703,7 +1775,14 @@ main(int argc, char **argv)
 		  N_("Pinned CA fingerprint"),
 		  "ALG:HEX" },
 		{ "ca-ident", 0, 0, G_OPTION_ARG_STRING, &ctl.ca_ident, N_("CA identifier"), "ID" },
-		{ "proxy", 0, 0, G_OPTION_ARG_STRING, &ctl.proxy, N_("HTTP proxy"), "URL" },
+		{ "proxy",
+		  0,
+		  0,
+		  G_OPTION_ARG_STRING,
+		  &ctl.proxy,
+		  N_("HTTP proxy (default: from https_proxy, http_proxy, all_proxy and no_proxy; "
+		     "\"\" for none)"),
+		  "URL" },
 		{ "cacert",
 		  0,
 		  0,

@@ -58,6 +58,8 @@
 # itself.
 
 set -u -o pipefail
+# everything here talks to loopback in a private namespace: no proxy of the caller's
+unset http_proxy https_proxy HTTPS_PROXY all_proxy ALL_PROXY
 
 readonly CHALLENGE=testbed-challenge
 readonly PY=/usr/bin/python3

@@ -14,6 +14,7 @@
 #include "scep-ndes-client.h"
 #include "scep-ndes-error.h"
 #include "scep-test-peers.h"
+#include "scep-test-util.h"
 
 /* ---- helpers ---- */
 
@@ -286,9 +287,13 @@ scepctl_path(void)
 	return g_build_filename(g_getenv("SCEP_TOP_BUILDDIR"), "agent", "scepctl", NULL);
 }
 
-/* runs scepctl with @stdin_text on standard input; returns the exit status */
+/* runs scepctl with @stdin_text on standard input and @env (NAME, VALUE pairs, nullable) set
+ * in its environment; returns the exit status */
 static gint
-run_scepctl(const gchar *const *args, const gchar *stdin_text, gchar **out)
+run_scepctl_env(const gchar *const *args,
+		const gchar *const *env,
+		const gchar *stdin_text,
+		gchar **out)
 {
 	g_autofree gchar *exe = scepctl_path();
 	g_autoptr(GPtrArray) argv = g_ptr_array_new();
@@ -304,6 +309,8 @@ run_scepctl(const gchar *const *args, const gchar *stdin_text, gchar **out)
 	launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE |
 					     G_SUBPROCESS_FLAGS_STDOUT_PIPE |
 					     G_SUBPROCESS_FLAGS_STDERR_PIPE);
+	for (guint i = 0; env != NULL && env[i] != NULL; i += 2)
+		g_subprocess_launcher_setenv(launcher, env[i], env[i + 1], TRUE);
 	proc = g_subprocess_launcher_spawnv(launcher, (const gchar *const *)argv->pdata, &error);
 	g_assert_no_error(error);
 	g_assert_true(g_subprocess_communicate_utf8(
@@ -313,6 +320,237 @@ run_scepctl(const gchar *const *args, const gchar *stdin_text, gchar **out)
 	g_test_message("scepctl stderr: %s", err);
 	g_assert_true(g_subprocess_get_if_exited(proc));
 	return g_subprocess_get_exit_status(proc);
+}
+
+/* runs scepctl with @stdin_text on standard input; returns the exit status */
+static gint
+run_scepctl(const gchar *const *args, const gchar *stdin_text, gchar **out)
+{
+	return run_scepctl_env(args, NULL, stdin_text, out);
+}
+
+/* ---- scepctl and the proxy environment ---- */
+
+/* an HTTP proxy that answers GetCACert with a fixed CA certificate and everything else with
+ * GetCACaps text, and remembers the request lines; it accepts in its own thread, as the test
+ * waits for scepctl synchronously */
+typedef struct {
+	GMutex lock;
+	GPtrArray *request_lines; /* of gchar* */
+	GBytes *ca_der;
+	GSocket *listener;
+	GThread *thread;
+} FakeProxy;
+
+static void
+fake_proxy_serve(FakeProxy *proxy, GSocket *socket)
+{
+	static const gchar caps[] = "POSTPKIOperation\nSHA-256\nAES\n";
+	g_autoptr(GSocketConnection) connection =
+	    g_socket_connection_factory_create_connection(socket);
+	GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(connection));
+	g_autoptr(GDataInputStream) data =
+	    g_data_input_stream_new(g_io_stream_get_input_stream(G_IO_STREAM(connection)));
+	g_autofree gchar *line = NULL;
+	g_autofree gchar *reply = NULL;
+
+	g_filter_input_stream_set_close_base_stream(G_FILTER_INPUT_STREAM(data), FALSE);
+	line = g_data_input_stream_read_line(data, NULL, NULL, NULL);
+	if (line == NULL)
+		return;
+	for (;;) {
+		g_autofree gchar *header = g_data_input_stream_read_line(data, NULL, NULL, NULL);
+		if (header == NULL || header[0] == '\r' || header[0] == '\0')
+			break;
+	}
+	g_mutex_lock(&proxy->lock);
+	g_ptr_array_add(proxy->request_lines, g_strdup(g_strchomp(line)));
+	g_mutex_unlock(&proxy->lock);
+	if (strstr(line, "operation=GetCACert") != NULL) {
+		gsize size = g_bytes_get_size(proxy->ca_der);
+		reply =
+		    g_strdup_printf("HTTP/1.1 200 OK\r\nContent-Type: application/x-x509-ca-cert"
+				    "\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+				    size);
+		g_output_stream_write_all(out, reply, strlen(reply), NULL, NULL, NULL);
+		g_output_stream_write_all(
+		    out, g_bytes_get_data(proxy->ca_der, NULL), size, NULL, NULL, NULL);
+	} else {
+		reply = g_strdup_printf("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+					"Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+					strlen(caps),
+					caps);
+		g_output_stream_write_all(out, reply, strlen(reply), NULL, NULL, NULL);
+	}
+	g_io_stream_close(G_IO_STREAM(connection), NULL, NULL);
+}
+
+static gpointer
+fake_proxy_thread(gpointer user_data)
+{
+	FakeProxy *proxy = user_data;
+	for (;;) {
+		/* ends when the test shuts the listening socket down */
+		g_autoptr(GSocket) socket = g_socket_accept(proxy->listener, NULL, NULL);
+		if (socket == NULL)
+			return NULL;
+		fake_proxy_serve(proxy, socket);
+	}
+}
+
+/* starts the proxy on a loopback port; returns "127.0.0.1:PORT" */
+static gchar *
+fake_proxy_start(FakeProxy *proxy)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+	g_autoptr(GSocketAddress) any = g_inet_socket_address_new(loopback, 0);
+	g_autoptr(GSocketAddress) local = NULL;
+
+	g_autofree gchar *dir = g_dir_make_tmp("fake-proxy-XXXXXX", NULL);
+	g_autofree gchar *ca_path = g_build_filename(dir, "ca.der", NULL);
+	g_autofree gchar *key_path = g_build_filename(dir, "ca.key", NULL);
+	const gchar *argv[] = { "openssl", "req",     "-x509",    "-newkey", "rsa:2048",
+				"-nodes",  "-keyout", key_path,   "-subj",   "/CN=proxy-test-ca",
+				"-days",   "1",       "-outform", "DER",     "-out",
+				ca_path,   NULL };
+	gint status = -1;
+	gchar *ca = NULL;
+	gsize ca_len = 0;
+
+	/* a CA certificate valid now, for GetCACert */
+	g_assert_true(g_spawn_sync(NULL,
+				   (gchar **)argv,
+				   NULL,
+				   G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+				       G_SPAWN_STDERR_TO_DEV_NULL,
+				   NULL,
+				   NULL,
+				   NULL,
+				   NULL,
+				   &status,
+				   &error));
+	g_assert_no_error(error);
+	g_assert_true(g_spawn_check_wait_status(status, &error));
+	g_assert_true(g_file_get_contents(ca_path, &ca, &ca_len, &error));
+	proxy->ca_der = g_bytes_new_take(ca, ca_len);
+	g_assert_true(scep_test_remove_tree(dir, &error));
+	g_assert_no_error(error);
+	g_mutex_init(&proxy->lock);
+	proxy->request_lines = g_ptr_array_new_with_free_func(g_free);
+	proxy->listener =
+	    g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_socket_bind(proxy->listener, any, TRUE, &error));
+	g_assert_true(g_socket_listen(proxy->listener, &error));
+	g_assert_no_error(error);
+	local = g_socket_get_local_address(proxy->listener, &error);
+	g_assert_no_error(error);
+	proxy->thread = g_thread_new("fake-proxy", fake_proxy_thread, proxy);
+	return g_strdup_printf("127.0.0.1:%u",
+			       g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local)));
+}
+
+static void
+fake_proxy_stop(FakeProxy *proxy)
+{
+	g_socket_shutdown(proxy->listener, TRUE, TRUE, NULL);
+	g_socket_close(proxy->listener, NULL);
+	g_thread_join(proxy->thread);
+	g_object_unref(proxy->listener);
+	g_ptr_array_unref(proxy->request_lines);
+	g_bytes_unref(proxy->ca_der);
+	g_mutex_clear(&proxy->lock);
+}
+
+/* a loopback port nothing listens on (bound, then closed) */
+static guint16
+closed_port(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GSocket) socket =
+	    g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+	g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+	g_autoptr(GSocketAddress) any = g_inet_socket_address_new(loopback, 0);
+	g_autoptr(GSocketAddress) local = NULL;
+	g_assert_no_error(error);
+	g_assert_true(g_socket_bind(socket, any, FALSE, &error));
+	g_assert_no_error(error);
+	local = g_socket_get_local_address(socket, &error);
+	g_assert_no_error(error);
+	return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local));
+}
+
+static guint
+fake_proxy_count(FakeProxy *proxy)
+{
+	guint n;
+	g_mutex_lock(&proxy->lock);
+	n = proxy->request_lines->len;
+	g_mutex_unlock(&proxy->lock);
+	return n;
+}
+
+/* scepctl reads the proxy from the environment as curl does: http_proxy (a value without a
+ * scheme is http://), no_proxy excludes hosts, --proxy "" connects directly, and the upper
+ * case HTTP_PROXY is ignored for http */
+static void
+test_scepctl_proxy_environment(void)
+{
+	FakeProxy proxy = { 0 };
+	g_autofree gchar *proxy_hostport = NULL;
+	g_autofree gchar *url = NULL;
+	g_autofree gchar *expected = NULL;
+	g_autofree gchar *out = NULL;
+	const gchar *args[] = { "getcaps", NULL, NULL, NULL, NULL };
+
+	proxy_hostport = fake_proxy_start(&proxy);
+	/* the SCEP server itself is not there: only the proxy can answer */
+	url = g_strdup_printf("http://127.0.0.1:%u/scep", closed_port());
+	args[1] = url;
+
+	{
+		const gchar *env[] = {
+			"http_proxy", proxy_hostport, "no_proxy", "example.test", NULL
+		};
+		g_assert_cmpint(run_scepctl_env(args, env, NULL, &out), ==, 0);
+		g_assert_nonnull(strstr(out, "POSTPKIOperation"));
+		g_assert_cmpuint(fake_proxy_count(&proxy), ==, 2);
+		/* GetCACaps and GetCACert, both as proxy requests: the absolute URI */
+		expected = g_strdup_printf("GET %s?operation=GetCACaps", url);
+		g_assert_true(
+		    g_str_has_prefix(g_ptr_array_index(proxy.request_lines, 0), expected));
+		g_clear_pointer(&out, g_free);
+	}
+	{
+		/* excluded by no_proxy (a suffix entry with a leading dot matches the host) */
+		const gchar *env[] = { "http_proxy", proxy_hostport, "no_proxy", ".0.0.1", NULL };
+		g_assert_cmpint(run_scepctl_env(args, env, NULL, &out), ==, 1);
+		g_assert_cmpuint(fake_proxy_count(&proxy), ==, 2);
+		g_clear_pointer(&out, g_free);
+	}
+	{
+		/* --proxy "" connects directly */
+		const gchar *env[] = { "http_proxy", proxy_hostport, NULL };
+		args[2] = "--proxy";
+		args[3] = "";
+		g_assert_cmpint(run_scepctl_env(args, env, NULL, &out), ==, 1);
+		g_assert_cmpuint(fake_proxy_count(&proxy), ==, 2);
+		args[2] = NULL;
+		args[3] = NULL;
+		g_clear_pointer(&out, g_free);
+	}
+	{
+		/* HTTP_PROXY is not read for http; all_proxy is */
+		const gchar *env[] = { "HTTP_PROXY", proxy_hostport, NULL };
+		const gchar *env_all[] = { "all_proxy", proxy_hostport, NULL };
+		g_assert_cmpint(run_scepctl_env(args, env, NULL, &out), ==, 1);
+		g_assert_cmpuint(fake_proxy_count(&proxy), ==, 2);
+		g_clear_pointer(&out, g_free);
+		g_assert_cmpint(run_scepctl_env(args, env_all, NULL, &out), ==, 0);
+		g_assert_cmpuint(fake_proxy_count(&proxy), ==, 4);
+	}
+	fake_proxy_stop(&proxy);
 }
 
 static void
@@ -727,6 +965,7 @@ main(int argc, char **argv)
 	g_test_add_data_func("/scep/enroll/responder/scepctl-hostile/bad-signature",
 			     "[{\"hostile\": \"bad-signature\"}]",
 			     test_responder_scepctl_hostile);
+	g_test_add_func("/scep/enroll/scepctl/proxy-environment", test_scepctl_proxy_environment);
 	g_test_add_func("/scep/enroll/responder/scepctl-pending-poll",
 			test_responder_scepctl_pending);
 	return g_test_run();
