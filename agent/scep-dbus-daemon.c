@@ -40,7 +40,8 @@ static guint signals[SIGNAL_LAST] = { 0 };
 /* One exported certificate object. The object holds no copy of the properties: every read
  * comes from the profile, and a change is sent as PropertiesChanged only when the value the
  * clients last saw differs (a hash of it is kept per property), so that the idle daemon costs
- * little memory per instance. */
+ * little memory per instance. A hash collision (2^-32 per change) would only drop one
+ * PropertiesChanged; Get, GetAll and GetManagedObjects always read the profile. */
 typedef struct {
 	ScepDbusDaemon *daemon; /* unowned: the daemon owns this */
 	ScepProfile *profile;   /* owned */
