@@ -208,31 +208,74 @@ scep_settings_map_host_short(void)
 	return dot != NULL ? g_strndup(host, dot - host) : g_strdup(host);
 }
 
-/* the DNS domain: from $SCEP_AGENT_HOSTNAME or the host name if qualified, else the resolver */
+/* the resolver's last answer for one host name (evaluations run often; a lookup may block) */
+#define SCEP_SETTINGS_MAP_DNS_DOMAIN_TTL (10 * G_TIME_SPAN_MINUTE)
+static GMutex scep_settings_map_dns_lock;
+static gchar *scep_settings_map_dns_host;   /* guarded by the lock */
+static gchar *scep_settings_map_dns_domain; /* guarded by the lock */
+static gint64 scep_settings_map_dns_until;  /* monotonic; guarded by the lock */
+
+/*
+ * The DNS domain: from $SCEP_AGENT_HOSTNAME or the host name if qualified, else the resolver,
+ * whose answer is kept for ten minutes per host name. When the resolver cannot answer (no name
+ * server reachable: EAI_AGAIN and the like, not "no such name"), the last answer for the same
+ * name is used, else an error that makes the attempt fail and be retried: a name without its
+ * domain must never be requested (and, with hostname_change_handling=Reset, enrolled) because
+ * the DNS was down for a moment.
+ */
 static gchar *
-scep_settings_map_dns_domain(void)
+scep_settings_map_lookup_dns_domain(GError **error)
 {
 	const gchar *env = g_getenv("SCEP_AGENT_HOSTNAME");
 	g_autofree gchar *host = scep_settings_map_host_name();
+	g_autoptr(GMutexLocker) locker = NULL;
 	const gchar *dot = strchr(host, '.');
 	struct addrinfo hints = { 0 };
 	struct addrinfo *res = NULL;
 	gchar *domain = NULL;
+	gint64 now = g_get_monotonic_time();
+	int rc;
 
 	if (dot != NULL)
 		return g_strdup(dot + 1);
 	if (env != NULL && env[0] != '\0')
 		return g_strdup("");
+	locker = g_mutex_locker_new(&scep_settings_map_dns_lock);
+	if (g_strcmp0(scep_settings_map_dns_host, host) == 0 && now < scep_settings_map_dns_until)
+		return g_strdup(scep_settings_map_dns_domain);
 	hints.ai_flags = AI_CANONNAME;
-	if (getaddrinfo(host, NULL, &hints, &res) == 0 && res != NULL &&
-	    res->ai_canonname != NULL) {
-		dot = strchr(res->ai_canonname, '.');
-		if (dot != NULL)
-			domain = g_strdup(dot + 1);
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc == 0) {
+		dot = res->ai_canonname != NULL ? strchr(res->ai_canonname, '.') : NULL;
+		domain = g_strdup(dot != NULL ? dot + 1 : "");
+	} else if (rc == EAI_NONAME || rc == EAI_NODATA) {
+		/* the resolver answered: the name has no domain */
+		domain = g_strdup("");
 	}
 	if (res != NULL)
 		freeaddrinfo(res);
-	return domain != NULL ? domain : g_strdup("");
+	if (domain == NULL) {
+		if (g_strcmp0(scep_settings_map_dns_host, host) == 0) {
+			g_debug("DNS domain of %s: %s; using the last answer, %s",
+				host,
+				gai_strerror(rc),
+				scep_settings_map_dns_domain);
+			return g_strdup(scep_settings_map_dns_domain);
+		}
+		g_set_error(error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_HOST_NOT_FOUND,
+			    "cannot find the DNS domain of %s: %s",
+			    host,
+			    gai_strerror(rc));
+		return NULL;
+	}
+	g_free(scep_settings_map_dns_host);
+	g_free(scep_settings_map_dns_domain);
+	scep_settings_map_dns_host = g_strdup(host);
+	scep_settings_map_dns_domain = g_strdup(domain);
+	scep_settings_map_dns_until = now + SCEP_SETTINGS_MAP_DNS_DOMAIN_TTL;
+	return domain;
 }
 
 /* the first non-loopback IPv4 address that is up, else the first IPv6 one */
@@ -279,13 +322,16 @@ scep_settings_map_ip_address(GError **error)
 
 /* "", "none", "dot + DNS domain (auto)", or text with %D = DNS domain and %% = % */
 static gchar *
-scep_settings_map_apply_suffix(const gchar *value, const gchar *suffix)
+scep_settings_map_apply_suffix(const gchar *value, const gchar *suffix, GError **error)
 {
 	g_autofree gchar *domain = NULL;
-	GString *out = g_string_new(value);
+	GString *out;
 	if (suffix[0] == '\0' || g_ascii_strcasecmp(suffix, "none") == 0)
-		return g_string_free(out, FALSE);
-	domain = scep_settings_map_dns_domain();
+		return g_strdup(value);
+	domain = scep_settings_map_lookup_dns_domain(error);
+	if (domain == NULL)
+		return NULL;
+	out = g_string_new(value);
 	if (g_ascii_strcasecmp(suffix, "dot + DNS domain (auto)") == 0) {
 		if (domain[0] != '\0')
 			g_string_append_printf(out, ".%s", domain);
@@ -317,9 +363,11 @@ scep_settings_map_san_value(
 		return scep_settings_map_ip_address(error);
 	case SCEP_SAN_TYPE_DNS_NAME_AUTO:
 		base = scep_settings_map_host_short();
-		return scep_settings_map_apply_suffix(base, suffix);
+		return scep_settings_map_apply_suffix(base, suffix, error);
 	case SCEP_SAN_TYPE_DNS_NAME_AS_UPN_AUTO: {
-		g_autofree gchar *domain = scep_settings_map_dns_domain();
+		g_autofree gchar *domain = scep_settings_map_lookup_dns_domain(error);
+		if (domain == NULL)
+			return NULL;
 		base = scep_settings_map_host_short();
 		if (domain[0] == '\0') {
 			g_set_error(error,

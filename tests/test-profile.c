@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <netdb.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -986,6 +987,42 @@ test_hostname_ignore(Fixture *fx, gconstpointer data)
 	g_assert_cmpint(log_count(fx, "\"renewal\": true"), ==, 1);
 }
 
+/*
+ * No name server reachable (run in a network namespace with only loopback: meson test
+ * profile-no-dns): a subject that needs the DNS domain of an unqualified host name is not
+ * requested without it; the attempt fails and is retried, the instance stays configured.
+ */
+static void
+test_dns_outage(Fixture *fx, gconstpointer data)
+{
+	const gchar *host = "scep-agent-no-dns-host";
+	struct addrinfo hints = { .ai_flags = AI_CANONNAME };
+	struct addrinfo *res = NULL;
+	ScepProfile *profile;
+	int rc = getaddrinfo(host, NULL, &hints, &res);
+
+	if (res != NULL)
+		freeaddrinfo(res);
+	if (rc != EAI_AGAIN)
+		g_error(
+		    "the resolver must be unreachable for this test (got \"%s\" for %s); run it "
+		    "as meson test profile-no-dns",
+		    gai_strerror(rc),
+		    host);
+	write_hostname(fx, host);
+	fixture_set(fx, "cert0.subjectaltname_suffix", "dot + DNS domain (auto)");
+	fixture_start_engine(fx);
+	WAIT_FOR(count_state(fx, SCEP_PROFILE_STATE_FAILED) >= 1 ||
+		 count_state(fx, SCEP_PROFILE_STATE_UNCONFIGURED) >= 1 ||
+		 count_state(fx, SCEP_PROFILE_STATE_VALID) >= 1);
+	profile = profile0(fx);
+	g_assert_cmpuint(scep_profile_get_state(profile), ==, SCEP_PROFILE_STATE_FAILED);
+	g_assert_nonnull(strstr(scep_profile_get_last_error(profile), "DNS domain"));
+	g_assert_cmpuint(scep_profile_get_next_attempt(profile), >, 0);
+	/* nothing was requested under the bare host name */
+	g_assert_cmpint(log_count(fx, "\"operation\": \"PKIOperation\""), ==, 0);
+}
+
 /* without any file event: the scheduled evaluation reads the host name afresh */
 static void
 test_hostname_reset_scheduled(Fixture *fx, gconstpointer data)
@@ -1442,6 +1479,7 @@ main(int argc, char **argv)
 	ADD_HOSTNAME("profile/hostname-ignore", test_hostname_ignore, "Ignore");
 	ADD_HOSTNAME("profile/hostname-reset-scheduled", test_hostname_reset_scheduled, "Reset");
 	ADD_HOSTNAME("profile/hostname-reset-ca-subject", test_hostname_reset_ca_subject, "Reset");
+	ADD_HOSTNAME("profile/dns-outage", test_dns_outage, "Reset");
 #undef ADD_HOSTNAME
 	g_test_add_func("/scep/agent/profile/keygen-responsive", test_keygen_responsive);
 	return g_test_run();
