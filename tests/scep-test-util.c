@@ -10,6 +10,7 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <time.h>
 
 gchar *
 scep_test_make_tmp_dir(const gchar *tmpl)
@@ -176,4 +177,12 @@ scep_test_die_with_parent(gpointer user_data)
 {
 	/* async-signal-safe: runs between fork and exec */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+gint64
+scep_test_thread_cpu_us(void)
+{
+	struct timespec ts;
+	g_assert_cmpint(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts), ==, 0);
+	return (gint64)ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
 }

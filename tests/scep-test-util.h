@@ -15,6 +15,9 @@ G_BEGIN_DECLS
  * assertion aborts it, so that no daemon a test started outlives the test */
 void scep_test_die_with_parent(gpointer user_data);
 
+/* the CPU time the calling thread has used, in microseconds (CLOCK_THREAD_CPUTIME_ID) */
+gint64 scep_test_thread_cpu_us(void);
+
 /* g_dir_make_tmp() of @tmpl ("name-XXXXXX"), asserting that it worked */
 gchar *scep_test_make_tmp_dir(const gchar *tmpl);
 
