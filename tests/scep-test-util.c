@@ -179,10 +179,122 @@ scep_test_die_with_parent(gpointer user_data)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
-gint64
+/* the CPU time the calling thread has used, in microseconds */
+static gint64
 scep_test_thread_cpu_us(void)
 {
 	struct timespec ts;
 	g_assert_cmpint(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts), ==, 0);
 	return (gint64)ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+struct _ScepTestProbe {
+	GSource *source; /* owned, NULL once stopped */
+	guint interval_ms;
+	gint64 expected; /* monotonic time of the next tick */
+	GArray *lates;   /* (element-type gint64): microseconds late, one per tick */
+	GArray *cpus; /* (element-type gint64): main-thread CPU microseconds since the last tick */
+	gint64 cpu_last; /* main-thread CPU time at the last tick */
+	gint64 started;  /* monotonic */
+	gint64 stopped;  /* monotonic */
+};
+
+static gboolean
+scep_test_probe_tick_cb(gpointer user_data)
+{
+	ScepTestProbe *probe = user_data;
+	gint64 now = g_get_monotonic_time();
+	gint64 late = MAX(now - probe->expected, 0);
+	gint64 cpu = scep_test_thread_cpu_us();
+	gint64 cpu_used = cpu - probe->cpu_last;
+	g_array_append_val(probe->lates, late);
+	g_array_append_val(probe->cpus, cpu_used);
+	probe->cpu_last = cpu;
+	probe->expected = now + (gint64)probe->interval_ms * 1000;
+	return G_SOURCE_CONTINUE;
+}
+
+ScepTestProbe *
+scep_test_probe_start(guint interval_ms)
+{
+	ScepTestProbe *probe = g_new0(ScepTestProbe, 1);
+	probe->interval_ms = interval_ms;
+	probe->lates = g_array_new(FALSE, FALSE, sizeof(gint64));
+	probe->cpus = g_array_new(FALSE, FALSE, sizeof(gint64));
+	probe->cpu_last = scep_test_thread_cpu_us();
+	probe->started = g_get_monotonic_time();
+	probe->expected = probe->started + (gint64)interval_ms * 1000;
+	probe->source = g_timeout_source_new(interval_ms);
+	g_source_set_callback(probe->source, scep_test_probe_tick_cb, probe, NULL);
+	g_source_attach(probe->source, NULL);
+	return probe;
+}
+
+void
+scep_test_probe_stop(ScepTestProbe *probe)
+{
+	if (probe->source == NULL)
+		return;
+	probe->stopped = g_get_monotonic_time();
+	g_source_destroy(probe->source);
+	g_clear_pointer(&probe->source, g_source_unref);
+}
+
+guint
+scep_test_probe_get_ticks(ScepTestProbe *probe)
+{
+	return probe->lates->len;
+}
+
+static gint
+scep_test_compare_int64(gconstpointer a, gconstpointer b)
+{
+	gint64 x = *(const gint64 *)a;
+	gint64 y = *(const gint64 *)b;
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* the @percent-th percentile (nearest rank) of the sorted @values */
+static gint64
+scep_test_percentile(GArray *values, guint percent)
+{
+	guint rank = (values->len * percent + 99) / 100;
+	return g_array_index(values, gint64, MAX(rank, 1) - 1);
+}
+
+void
+scep_test_probe_report(ScepTestProbe *probe, const gchar *what, gint64 max_cpu_p99_us)
+{
+	gint64 cpu_p99;
+
+	scep_test_probe_stop(probe);
+	g_assert_cmpuint(probe->lates->len, >, 0);
+	g_array_sort(probe->lates, scep_test_compare_int64);
+	g_array_sort(probe->cpus, scep_test_compare_int64);
+	cpu_p99 = scep_test_percentile(probe->cpus, 99);
+	g_test_message("%s: %" G_GINT64_FORMAT " ms, %u ticks of %u ms, main loop late by p50 "
+		       "%" G_GINT64_FORMAT " us, p99 %" G_GINT64_FORMAT " us, max %" G_GINT64_FORMAT
+		       " us; main-thread CPU per tick p99 %" G_GINT64_FORMAT
+		       " us, max %" G_GINT64_FORMAT " us",
+		       what,
+		       (probe->stopped - probe->started) / 1000,
+		       probe->lates->len,
+		       probe->interval_ms,
+		       scep_test_percentile(probe->lates, 50),
+		       scep_test_percentile(probe->lates, 99),
+		       g_array_index(probe->lates, gint64, probe->lates->len - 1),
+		       cpu_p99,
+		       g_array_index(probe->cpus, gint64, probe->cpus->len - 1));
+	g_assert_cmpint(cpu_p99, <, max_cpu_p99_us);
+}
+
+void
+scep_test_probe_free(ScepTestProbe *probe)
+{
+	if (probe == NULL)
+		return;
+	scep_test_probe_stop(probe);
+	g_array_unref(probe->lates);
+	g_array_unref(probe->cpus);
+	g_free(probe);
 }

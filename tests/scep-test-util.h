@@ -15,8 +15,22 @@ G_BEGIN_DECLS
  * assertion aborts it, so that no daemon a test started outlives the test */
 void scep_test_die_with_parent(gpointer user_data);
 
-/* the CPU time the calling thread has used, in microseconds (CLOCK_THREAD_CPUTIME_ID) */
-gint64 scep_test_thread_cpu_us(void);
+/*
+ * A probe of the main loop's responsiveness: a timeout source every @interval_ms on the
+ * default main context records, per tick, how late it fired and
+ * how much CPU time the calling (main) thread used since the previous tick. Lateness also
+ * counts the host's scheduling; the CPU time per tick is what work of ours on the main loop
+ * costs, whatever else the machine does, so that is what report() asserts on.
+ */
+typedef struct _ScepTestProbe ScepTestProbe;
+
+ScepTestProbe *scep_test_probe_start(guint interval_ms);
+void scep_test_probe_stop(ScepTestProbe *probe);
+guint scep_test_probe_get_ticks(ScepTestProbe *probe);
+/* prints lateness p50/p99/max and CPU per tick p99/max; asserts CPU p99 < @max_cpu_p99_us */
+void scep_test_probe_report(ScepTestProbe *probe, const gchar *what, gint64 max_cpu_p99_us);
+void scep_test_probe_free(ScepTestProbe *probe);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ScepTestProbe, scep_test_probe_free)
 
 /* g_dir_make_tmp() of @tmpl ("name-XXXXXX"), asserting that it worked */
 gchar *scep_test_make_tmp_dir(const gchar *tmpl);

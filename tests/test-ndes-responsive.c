@@ -77,122 +77,22 @@ key_4096(void)
 	return key;
 }
 
-/* ---- the probe: how late a 5 ms timeout fires ---- */
-
-typedef struct {
-	GSource *source; /* owned */
-	gint64 expected; /* monotonic time of the next tick */
-	GArray *lates;   /* (element-type gint64): microseconds, one per tick */
-	GArray *cpus; /* (element-type gint64): main-thread CPU microseconds since the last tick */
-	gint64 cpu_last; /* main-thread CPU time at the last tick */
-	gint64 started;  /* monotonic */
-	gint64 stopped;  /* monotonic */
-} Probe;
-
-static gboolean
-probe_tick_cb(gpointer user_data)
-{
-	Probe *probe = user_data;
-	gint64 now = g_get_monotonic_time();
-	gint64 late = MAX(now - probe->expected, 0);
-	gint64 cpu = scep_test_thread_cpu_us();
-	gint64 cpu_used = cpu - probe->cpu_last;
-	g_array_append_val(probe->lates, late);
-	g_array_append_val(probe->cpus, cpu_used);
-	probe->cpu_last = cpu;
-	probe->expected = now + PROBE_INTERVAL_MS * 1000;
-	return G_SOURCE_CONTINUE;
-}
-
-static Probe *
-probe_start(void)
-{
-	Probe *probe = g_new0(Probe, 1);
-	probe->lates = g_array_new(FALSE, FALSE, sizeof(gint64));
-	probe->cpus = g_array_new(FALSE, FALSE, sizeof(gint64));
-	probe->cpu_last = scep_test_thread_cpu_us();
-	probe->started = g_get_monotonic_time();
-	probe->expected = probe->started + PROBE_INTERVAL_MS * 1000;
-	probe->source = g_timeout_source_new(PROBE_INTERVAL_MS);
-	g_source_set_callback(probe->source, probe_tick_cb, probe, NULL);
-	g_source_attach(probe->source, NULL);
-	return probe;
-}
-
-static void
-probe_stop(Probe *probe)
-{
-	probe->stopped = g_get_monotonic_time();
-	g_source_destroy(probe->source);
-	g_clear_pointer(&probe->source, g_source_unref);
-}
+/* ---- the probe (tests/scep-test-util.h) ---- */
 
 /* whether to run round @round (from 0) of a probed case */
 static gboolean
-probe_wants_more(Probe *probe, guint round)
+probe_wants_more(ScepTestProbe *probe, guint round)
 {
-	return round < MIN_ROUNDS || (probe->lates->len < MIN_TICKS && round < MAX_ROUNDS);
+	return round < MIN_ROUNDS ||
+	       (scep_test_probe_get_ticks(probe) < MIN_TICKS && round < MAX_ROUNDS);
 }
 
+/* enough ticks for a 99th percentile that is not just the maximum, and the bound */
 static void
-probe_free(Probe *probe)
+probe_report(ScepTestProbe *probe, const gchar *what)
 {
-	if (probe->source != NULL)
-		probe_stop(probe);
-	g_array_unref(probe->lates);
-	g_array_unref(probe->cpus);
-	g_free(probe);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Probe, probe_free)
-
-static gint
-compare_int64(gconstpointer a, gconstpointer b)
-{
-	gint64 x = *(const gint64 *)a;
-	gint64 y = *(const gint64 *)b;
-	return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/* the @percent-th percentile (nearest rank) of the sorted @values */
-static gint64
-probe_percentile(GArray *values, guint percent)
-{
-	guint rank = (values->len * percent + 99) / 100;
-	return g_array_index(values, gint64, MAX(rank, 1) - 1);
-}
-
-/* reports p50/p99/max of the lateness and of the main thread's CPU time per tick, and asserts
- * the p99 bound on the latter */
-static void
-probe_report(Probe *probe, const gchar *what)
-{
-	gint64 p50, p99, max, cpu_p99, cpu_max;
-
-	g_assert_cmpuint(probe->lates->len, >, 0);
-	g_array_sort(probe->lates, compare_int64);
-	g_array_sort(probe->cpus, compare_int64);
-	p50 = probe_percentile(probe->lates, 50);
-	p99 = probe_percentile(probe->lates, 99);
-	max = g_array_index(probe->lates, gint64, probe->lates->len - 1);
-	cpu_p99 = probe_percentile(probe->cpus, 99);
-	cpu_max = g_array_index(probe->cpus, gint64, probe->cpus->len - 1);
-	g_test_message("%s: %" G_GINT64_FORMAT " ms, %u ticks of %d ms, main loop late by "
-		       "p50 %" G_GINT64_FORMAT " us, p99 %" G_GINT64_FORMAT
-		       " us, max %" G_GINT64_FORMAT
-		       " us; main-thread CPU per tick p99 %" G_GINT64_FORMAT
-		       " us, max %" G_GINT64_FORMAT " us",
-		       what,
-		       (probe->stopped - probe->started) / 1000,
-		       probe->lates->len,
-		       PROBE_INTERVAL_MS,
-		       p50,
-		       p99,
-		       max,
-		       cpu_p99,
-		       cpu_max);
-	/* enough ticks for a 99th percentile that is not just the maximum */
-	g_assert_cmpuint(probe->lates->len, >=, MIN_TICKS);
-	g_assert_cmpint(cpu_p99, <, PROBE_MAX_P99_US);
+	g_assert_cmpuint(scep_test_probe_get_ticks(probe), >=, MIN_TICKS);
+	scep_test_probe_report(probe, what, PROBE_MAX_P99_US);
 }
 
 /* ---- requests ---- */
@@ -280,7 +180,7 @@ test_enroll_4096(gconstpointer data)
 	const gchar *const *args = data;
 	g_autoptr(ScepTestResponder) responder = responder_start(args);
 	g_auto(gnutls_privkey_t) key = key_4096();
-	g_autoptr(Probe) probe = probe_start();
+	g_autoptr(ScepTestProbe) probe = scep_test_probe_start(PROBE_INTERVAL_MS);
 	guint round;
 
 	for (round = 0; probe_wants_more(probe, round); round++) {
@@ -297,7 +197,7 @@ test_enroll_4096(gconstpointer data)
 		g_assert_no_error(error);
 		assert_issued_for(outcome, key);
 	}
-	probe_stop(probe);
+	scep_test_probe_stop(probe);
 	probe_report(probe, "PKCSReq, 4096-bit key");
 	g_assert_cmpint(
 	    scep_test_responder_count_in_log(responder, "\"message_type\": 19", NULL), ==, round);
@@ -317,7 +217,7 @@ test_renew_4096(void)
 	g_auto(gnutls_x509_crt_t) current = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(ScepNdesOutcome) first = NULL;
-	g_autoptr(Probe) probe = NULL;
+	g_autoptr(ScepTestProbe) probe = NULL;
 	guint round;
 
 	first = enroll(
@@ -326,7 +226,7 @@ test_renew_4096(void)
 	assert_issued_for(first, key);
 	current = crt_from_der(first->certificate);
 
-	probe = probe_start();
+	probe = scep_test_probe_start(PROBE_INTERVAL_MS);
 	for (round = 0; probe_wants_more(probe, round); round++) {
 		g_autoptr(ScepNdesOutcome) renewed = NULL;
 		renewed = enroll(client,
@@ -339,7 +239,7 @@ test_renew_4096(void)
 		g_assert_no_error(error);
 		assert_issued_for(renewed, new_key);
 	}
-	probe_stop(probe);
+	scep_test_probe_stop(probe);
 	probe_report(probe, "RenewalReq, 4096-bit keys");
 	g_assert_cmpint(
 	    scep_test_responder_count_in_log(responder, "\"message_type\": 17", NULL), ==, round);
@@ -371,10 +271,10 @@ test_poll_4096(void)
 	g_auto(gnutls_privkey_t) key = key_4096();
 	g_autofree gchar *csr_b64 = expected_csr_base64(subject, key);
 	g_autofree gchar *state_path = scep_test_responder_get_file(responder, "state.json");
-	g_autoptr(Probe) probe = NULL;
+	g_autoptr(ScepTestProbe) probe = NULL;
 	guint round;
 
-	probe = probe_start();
+	probe = scep_test_probe_start(PROBE_INTERVAL_MS);
 	for (round = 0; probe_wants_more(probe, round); round++) {
 		g_autoptr(ScepNdesClient) client = responder_client(responder);
 		g_autoptr(ScepNdesClient) poller = NULL;
@@ -406,7 +306,7 @@ test_poll_4096(void)
 		assert_issued_for(polled, key);
 		g_assert_cmpuint(first->pending->poll_count, ==, 1);
 	}
-	probe_stop(probe);
+	scep_test_probe_stop(probe);
 	probe_report(probe, "PKCSReq answered PENDING + CertPoll, 4096-bit key");
 	g_assert_cmpint(
 	    scep_test_responder_count_in_log(responder, "\"message_type\": 20", NULL), ==, round);
