@@ -508,15 +508,14 @@ test_objects_push_and_remove(Fixture *fx, gconstpointer data)
 	WAIT_FOR(fx, !has_cert(fx, "cert3"));
 }
 
-/* the objects are made on demand from the profiles: introspection, Get and GetAll work as for
- * any exported object */
+/* a call to the agent at @path, synchronously */
 static GVariant *
-call_cert(Fixture *fx,
-	  const gchar *path,
-	  const gchar *iface,
-	  const gchar *method,
-	  GVariant *args,
-	  GError **error)
+call_agent(Fixture *fx,
+	   const gchar *path,
+	   const gchar *iface,
+	   const gchar *method,
+	   GVariant *args,
+	   GError **error)
 {
 	return g_dbus_connection_call_sync(fx->connection,
 					   BUS_NAME,
@@ -531,6 +530,8 @@ call_cert(Fixture *fx,
 					   error);
 }
 
+/* the objects are made on demand from the profiles: introspection, Get and GetAll work as for
+ * any exported object */
 static void
 test_objects_introspect_and_properties(Fixture *fx, gconstpointer data)
 {
@@ -550,12 +551,12 @@ test_objects_introspect_and_properties(Fixture *fx, gconstpointer data)
 	agent_start(fx);
 	WAIT_FOR(fx, has_cert(fx, "cert3"));
 
-	xml = call_cert(fx,
-			CERT_PATH("cert3"),
-			"org.freedesktop.DBus.Introspectable",
-			"Introspect",
-			NULL,
-			&error);
+	xml = call_agent(fx,
+			 CERT_PATH("cert3"),
+			 "org.freedesktop.DBus.Introspectable",
+			 "Introspect",
+			 NULL,
+			 &error);
 	g_assert_no_error(error);
 	g_variant_get(xml, "(&s)", &body);
 	node = g_dbus_node_info_new_for_xml(body, &error);
@@ -564,22 +565,22 @@ test_objects_introspect_and_properties(Fixture *fx, gconstpointer data)
 	    g_dbus_node_info_lookup_interface(node, "org.scepagent.Agent1.Certificate"));
 
 	/* the parent lists the instance as a child node */
-	parent = call_cert(fx,
-			   "/org/scepagent/Agent1/certificates",
-			   "org.freedesktop.DBus.Introspectable",
-			   "Introspect",
-			   NULL,
-			   &error);
+	parent = call_agent(fx,
+			    "/org/scepagent/Agent1/certificates",
+			    "org.freedesktop.DBus.Introspectable",
+			    "Introspect",
+			    NULL,
+			    &error);
 	g_assert_no_error(error);
 	g_variant_get(parent, "(&s)", &body);
 	g_assert_nonnull(strstr(body, "<node name=\"cert3\""));
 
-	all = call_cert(fx,
-			CERT_PATH("cert3"),
-			"org.freedesktop.DBus.Properties",
-			"GetAll",
-			g_variant_new("(s)", "org.scepagent.Agent1.Certificate"),
-			&error);
+	all = call_agent(fx,
+			 CERT_PATH("cert3"),
+			 "org.freedesktop.DBus.Properties",
+			 "GetAll",
+			 g_variant_new("(s)", "org.scepagent.Agent1.Certificate"),
+			 &error);
 	g_assert_no_error(error);
 	props = g_variant_get_child_value(all, 0);
 	g_assert_cmpuint(g_variant_n_children(props), ==, 22);
@@ -592,32 +593,32 @@ test_objects_introspect_and_properties(Fixture *fx, gconstpointer data)
 	g_assert_cmpuint(g_variant_get_uint64(value), ==, 0);
 	g_clear_pointer(&value, g_variant_unref);
 
-	one = call_cert(fx,
-			CERT_PATH("cert3"),
-			"org.freedesktop.DBus.Properties",
-			"Get",
-			g_variant_new("(ss)", "org.scepagent.Agent1.Certificate", "StateName"),
-			&error);
+	one = call_agent(fx,
+			 CERT_PATH("cert3"),
+			 "org.freedesktop.DBus.Properties",
+			 "Get",
+			 g_variant_new("(ss)", "org.scepagent.Agent1.Certificate", "StateName"),
+			 &error);
 	g_assert_no_error(error);
 	g_variant_get(one, "(v)", &value);
 	g_assert_cmpstr(g_variant_get_string(value, NULL), ==, "disabled");
 
 	/* an interface the object does not have, and an instance that does not exist */
-	missing = call_cert(fx,
-			    CERT_PATH("cert3"),
-			    "org.freedesktop.DBus.Properties",
-			    "Get",
-			    g_variant_new("(ss)", "org.scepagent.Agent1.Certificate", "Nope"),
-			    &error);
+	missing = call_agent(fx,
+			     CERT_PATH("cert3"),
+			     "org.freedesktop.DBus.Properties",
+			     "Get",
+			     g_variant_new("(ss)", "org.scepagent.Agent1.Certificate", "Nope"),
+			     &error);
 	g_assert_null(missing);
 	g_assert_error(error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
 	g_clear_error(&error);
-	missing = call_cert(fx,
-			    CERT_PATH("cert8"),
-			    "org.freedesktop.DBus.Properties",
-			    "GetAll",
-			    g_variant_new("(s)", "org.scepagent.Agent1.Certificate"),
-			    &error);
+	missing = call_agent(fx,
+			     CERT_PATH("cert8"),
+			     "org.freedesktop.DBus.Properties",
+			     "GetAll",
+			     g_variant_new("(s)", "org.scepagent.Agent1.Certificate"),
+			     &error);
 	g_assert_null(missing);
 	g_assert_nonnull(error);
 }
@@ -980,17 +981,8 @@ test_reload(Fixture *fx, gconstpointer data)
 	    manager, no_options(), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error));
 	g_assert_no_error(error);
 	/* before the call returned: the object is there for GetManagedObjects at once */
-	reply = g_dbus_connection_call_sync(fx->connection,
-					    BUS_NAME,
-					    ROOT_PATH,
-					    "org.freedesktop.DBus.ObjectManager",
-					    "GetManagedObjects",
-					    NULL,
-					    NULL,
-					    G_DBUS_CALL_FLAGS_NONE,
-					    -1,
-					    NULL,
-					    &error);
+	reply = call_agent(
+	    fx, ROOT_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL, &error);
 	g_assert_no_error(error);
 	objects = g_variant_get_child_value(reply, 0);
 	object = g_variant_lookup_value(objects, CERT_PATH("cert4"), NULL);
