@@ -45,6 +45,7 @@ struct _ScepProfile {
 	gchar *invalid_reason;
 	gboolean started;
 	gboolean stopped;
+	gboolean looking_up_dns; /* for the evaluation (hostname_change_handling=Reset) */
 
 	ScepProfileState state;
 	gchar *reason;
@@ -888,6 +889,20 @@ scep_profile_enroll_cb(GObject *source, GAsyncResult *result, gpointer user_data
 	scep_profile_handle_outcome(self, outcome);
 }
 
+static void scep_profile_submit(ScepProfile *self);
+
+static void
+scep_profile_submit_dns_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(ScepProfile) self = SCEP_PROFILE(user_data);
+	g_autoptr(GError) error = NULL;
+	if (!scep_settings_map_refresh_dns_domain_finish(result, &error)) {
+		scep_profile_op_fail(self, g_steal_pointer(&error));
+		return;
+	}
+	scep_profile_submit(self);
+}
+
 static void
 scep_profile_submit(ScepProfile *self)
 {
@@ -902,6 +917,13 @@ scep_profile_submit(ScepProfile *self)
 	g_auto(gnutls_privkey_t) signer_key = NULL;
 	g_autofree gchar *reason = NULL;
 
+	if (params == NULL && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+		/* the subject or a SAN needs the DNS domain: asked off the main loop, then again */
+		g_debug("profile %s: %s", self->name, error->message);
+		scep_settings_map_refresh_dns_domain_async(
+		    self->cancellable, scep_profile_submit_dns_cb, g_object_ref(self));
+		return;
+	}
 	if (params == NULL) {
 		scep_profile_op_fail(self, g_steal_pointer(&error));
 		return;
@@ -1507,13 +1529,39 @@ scep_profile_op_begin(ScepProfile *self, ScepProfileOp op, const gchar *why)
  * instance enroll in a loop. A state file from before this was recorded falls back to the
  * certificate's subject.
  */
-static gboolean
-scep_profile_subject_changed(ScepProfile *self)
+static void
+scep_profile_evaluate_dns_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	g_autofree gchar *dn = scep_settings_map_subject(self->settings, NULL);
+	g_autoptr(ScepProfile) self = SCEP_PROFILE(user_data);
+	scep_settings_map_refresh_dns_domain_finish(result, NULL);
+	self->looking_up_dns = FALSE;
+	if (!self->stopped)
+		scep_profile_evaluate(self);
+}
+
+/*
+ * When the subject needs a DNS domain that is not known yet, the resolver is asked off the
+ * main loop, @looking_up is set and the evaluation runs again once it has answered.
+ */
+static gboolean
+scep_profile_subject_changed(ScepProfile *self, gboolean *looking_up)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *dn = scep_settings_map_subject(self->settings, &error);
 	g_autoptr(GBytes) want = NULL;
 	g_autoptr(GBytes) have = NULL;
 
+	*looking_up = FALSE;
+	if (dn == NULL && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+		*looking_up = TRUE;
+		if (!self->looking_up_dns) {
+			g_debug("profile %s: %s", self->name, error->message);
+			self->looking_up_dns = TRUE;
+			scep_settings_map_refresh_dns_domain_async(
+			    NULL, scep_profile_evaluate_dns_cb, g_object_ref(self));
+		}
+		return FALSE;
+	}
 	if (dn == NULL || !self->has_cert)
 		return FALSE;
 	want = scep_csr_dn_to_der(dn, NULL);
@@ -1601,6 +1649,7 @@ scep_profile_evaluate(ScepProfile *self)
 	g_autoptr(GError) error = NULL;
 	ScepProfileOp op = SCEP_PROFILE_OP_NONE;
 	g_autofree gchar *why = NULL;
+	gboolean looking_up = FALSE;
 	gint64 now;
 
 	if (!self->started || self->stopped || self->op != SCEP_PROFILE_OP_NONE)
@@ -1652,7 +1701,7 @@ scep_profile_evaluate(ScepProfile *self)
 		op = SCEP_PROFILE_OP_START_OVER;
 		why = g_strdup("subject, SAN or key settings changed: new enrollment");
 	} else if (g_strcmp0(s->hostname_change_handling, "Reset") == 0 &&
-		   scep_profile_subject_changed(self)) {
+		   scep_profile_subject_changed(self, &looking_up)) {
 		op = SCEP_PROFILE_OP_START_OVER;
 		why = g_strdup("the subject no longer matches (hostname_change_handling=Reset): "
 			       "start-over");
@@ -1674,6 +1723,8 @@ scep_profile_evaluate(ScepProfile *self)
 							      : SCEP_PROFILE_OP_RENEW;
 		why = g_strdup_printf("renewal due (renewal_method %s)", s->renewal_method);
 	}
+	if (looking_up)
+		return; /* again once the resolver has answered */
 	if (op == SCEP_PROFILE_OP_NONE) {
 		g_autofree gchar *until = scep_profile_time_to_string(self->not_after);
 		g_autofree gchar *ca_until = scep_profile_time_to_string(self->expiry);

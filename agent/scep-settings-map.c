@@ -208,20 +208,30 @@ scep_settings_map_host_short(void)
 	return dot != NULL ? g_strndup(host, dot - host) : g_strdup(host);
 }
 
-/* the resolver's last answer for one host name (evaluations run often; a lookup may block) */
-#define SCEP_SETTINGS_MAP_DNS_DOMAIN_TTL (10 * G_TIME_SPAN_MINUTE)
+/*
+ * The DNS domain of an unqualified host name comes from the resolver, which can block for
+ * seconds when no name server answers, so it is never asked on the main loop: the settings are
+ * mapped from a cache, and scep_settings_map_refresh_dns_domain_async() fills it in a worker
+ * thread when the mapping said G_IO_ERROR_WOULD_BLOCK. An answer is kept for ten minutes per
+ * host name. When the resolver cannot answer (no name server reachable: EAI_AGAIN and the like,
+ * not "no such name"), the last answer for the same name stays in use, else that failure is
+ * what the mapping says; either way for one minute, then the resolver is asked again.
+ */
+#define SCEP_SETTINGS_MAP_DNS_DOMAIN_TTL  (10 * G_TIME_SPAN_MINUTE)
+#define SCEP_SETTINGS_MAP_DNS_FAILURE_TTL G_TIME_SPAN_MINUTE
 static GMutex scep_settings_map_dns_lock;
-static gchar *scep_settings_map_dns_host;   /* guarded by the lock */
-static gchar *scep_settings_map_dns_domain; /* guarded by the lock */
-static gint64 scep_settings_map_dns_until;  /* monotonic; guarded by the lock */
+static gchar *scep_settings_map_dns_host;    /* guarded by the lock */
+static gchar *scep_settings_map_dns_domain;  /* guarded by the lock; NULL: no answer */
+static gchar *scep_settings_map_dns_failure; /* guarded by the lock; why there is no answer */
+static gint64 scep_settings_map_dns_until;   /* monotonic; guarded by the lock */
+/* main thread only: the refresh in flight and the tasks waiting for it */
+static GPtrArray *scep_settings_map_dns_waiters;
 
 /*
- * The DNS domain: from $SCEP_AGENT_HOSTNAME or the host name if qualified, else the resolver,
- * whose answer is kept for ten minutes per host name. When the resolver cannot answer (no name
- * server reachable: EAI_AGAIN and the like, not "no such name"), the last answer for the same
- * name is used, else an error that makes the attempt fail and be retried: a name without its
- * domain must never be requested (and, with hostname_change_handling=Reset, enrolled) because
- * the DNS was down for a moment.
+ * The DNS domain: from $SCEP_AGENT_HOSTNAME or the host name if qualified, else the cached
+ * answer of the resolver for the current host name; G_IO_ERROR_WOULD_BLOCK when there is none
+ * or it is out of date. A name without its domain is never returned because the DNS was down
+ * for a moment: it would be requested (and, with hostname_change_handling=Reset, enrolled).
  */
 static gchar *
 scep_settings_map_lookup_dns_domain(GError **error)
@@ -230,23 +240,51 @@ scep_settings_map_lookup_dns_domain(GError **error)
 	g_autofree gchar *host = scep_settings_map_host_name();
 	g_autoptr(GMutexLocker) locker = NULL;
 	const gchar *dot = strchr(host, '.');
-	struct addrinfo hints = { 0 };
-	struct addrinfo *res = NULL;
-	gchar *domain = NULL;
-	gint64 now = g_get_monotonic_time();
-	int rc;
 
 	if (dot != NULL)
 		return g_strdup(dot + 1);
 	if (env != NULL && env[0] != '\0')
 		return g_strdup("");
 	locker = g_mutex_locker_new(&scep_settings_map_dns_lock);
-	if (g_strcmp0(scep_settings_map_dns_host, host) == 0 && now < scep_settings_map_dns_until)
-		return g_strdup(scep_settings_map_dns_domain);
-	hints.ai_flags = AI_CANONNAME;
-	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (g_strcmp0(scep_settings_map_dns_host, host) != 0 ||
+	    g_get_monotonic_time() >= scep_settings_map_dns_until) {
+		g_set_error(error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_WOULD_BLOCK,
+			    "the DNS domain of %s is not known yet",
+			    host);
+		return NULL;
+	}
+	if (scep_settings_map_dns_domain == NULL) {
+		g_set_error(error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_HOST_NOT_FOUND,
+			    "cannot find the DNS domain of %s: %s",
+			    host,
+			    scep_settings_map_dns_failure);
+		return NULL;
+	}
+	return g_strdup(scep_settings_map_dns_domain);
+}
+
+/* worker thread: ask the resolver, then update the cache */
+static void
+scep_settings_map_dns_thread_cb(GTask *task,
+				gpointer source_object,
+				gpointer task_data,
+				GCancellable *cancellable)
+{
+	const gchar *host = task_data;
+	struct addrinfo hints = { .ai_flags = AI_CANONNAME };
+	struct addrinfo *res = NULL;
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autofree gchar *domain = NULL;
+	gint64 ttl = SCEP_SETTINGS_MAP_DNS_DOMAIN_TTL;
+	int rc = getaddrinfo(host, NULL, &hints, &res);
+
 	if (rc == 0) {
-		dot = res->ai_canonname != NULL ? strchr(res->ai_canonname, '.') : NULL;
+		const gchar *dot =
+		    res->ai_canonname != NULL ? strchr(res->ai_canonname, '.') : NULL;
 		domain = g_strdup(dot != NULL ? dot + 1 : "");
 	} else if (rc == EAI_NONAME || rc == EAI_NODATA) {
 		/* the resolver answered: the name has no domain */
@@ -254,28 +292,70 @@ scep_settings_map_lookup_dns_domain(GError **error)
 	}
 	if (res != NULL)
 		freeaddrinfo(res);
+
+	locker = g_mutex_locker_new(&scep_settings_map_dns_lock);
+	g_clear_pointer(&scep_settings_map_dns_failure, g_free);
 	if (domain == NULL) {
-		if (g_strcmp0(scep_settings_map_dns_host, host) == 0) {
+		ttl = SCEP_SETTINGS_MAP_DNS_FAILURE_TTL;
+		if (g_strcmp0(scep_settings_map_dns_host, host) == 0 &&
+		    scep_settings_map_dns_domain != NULL) {
 			g_debug("DNS domain of %s: %s; using the last answer, %s",
 				host,
 				gai_strerror(rc),
 				scep_settings_map_dns_domain);
-			return g_strdup(scep_settings_map_dns_domain);
+			domain = g_strdup(scep_settings_map_dns_domain);
+		} else {
+			scep_settings_map_dns_failure = g_strdup(gai_strerror(rc));
 		}
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_HOST_NOT_FOUND,
-			    "cannot find the DNS domain of %s: %s",
-			    host,
-			    gai_strerror(rc));
-		return NULL;
 	}
 	g_free(scep_settings_map_dns_host);
 	g_free(scep_settings_map_dns_domain);
 	scep_settings_map_dns_host = g_strdup(host);
-	scep_settings_map_dns_domain = g_strdup(domain);
-	scep_settings_map_dns_until = now + SCEP_SETTINGS_MAP_DNS_DOMAIN_TTL;
-	return domain;
+	scep_settings_map_dns_domain = g_steal_pointer(&domain);
+	scep_settings_map_dns_until = g_get_monotonic_time() + ttl;
+	g_task_return_boolean(task, TRUE);
+}
+
+static void
+scep_settings_map_dns_done_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(GPtrArray) waiters = g_steal_pointer(&scep_settings_map_dns_waiters);
+	for (guint i = 0; i < waiters->len; i++)
+		g_task_return_boolean(g_ptr_array_index(waiters, i), TRUE);
+}
+
+/*
+ * Asks the resolver for the DNS domain of the current host name in a worker thread and keeps
+ * its answer for the mapping functions; one lookup at a time, whoever asks while it runs waits
+ * for it. Fails only when @cancellable is cancelled: what the resolver said is what the mapping
+ * says next.
+ */
+void
+scep_settings_map_refresh_dns_domain_async(GCancellable *cancellable,
+					   GAsyncReadyCallback callback,
+					   gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new(NULL, cancellable, callback, user_data);
+	g_autoptr(GTask) lookup = NULL;
+
+	g_task_set_source_tag(task, scep_settings_map_refresh_dns_domain_async);
+	if (scep_settings_map_dns_waiters != NULL) {
+		g_ptr_array_add(scep_settings_map_dns_waiters, g_steal_pointer(&task));
+		return;
+	}
+	scep_settings_map_dns_waiters = g_ptr_array_new_with_free_func(g_object_unref);
+	g_ptr_array_add(scep_settings_map_dns_waiters, g_steal_pointer(&task));
+	lookup = g_task_new(NULL, NULL, scep_settings_map_dns_done_cb, NULL);
+	g_task_set_source_tag(lookup, scep_settings_map_refresh_dns_domain_async);
+	g_task_set_task_data(lookup, scep_settings_map_host_name(), g_free);
+	g_task_run_in_thread(lookup, scep_settings_map_dns_thread_cb);
+}
+
+gboolean
+scep_settings_map_refresh_dns_domain_finish(GAsyncResult *result, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(result, NULL), FALSE);
+	return g_task_propagate_boolean(G_TASK(result), error);
 }
 
 /* the first non-loopback IPv4 address that is up, else the first IPv6 one */

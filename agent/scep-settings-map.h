@@ -51,6 +51,16 @@ gchar *scep_settings_map_host_name(void);
  * /etc/hostname; the engine watches it */
 const gchar *scep_settings_map_host_name_file(void);
 
+/*
+ * The subject and SAN functions below never ask the resolver: where the settings need the DNS
+ * domain of an unqualified host name they take it from a cache, and fail with
+ * G_IO_ERROR_WOULD_BLOCK while it is unknown or out of date (ten minutes; one after a resolver
+ * failure). The caller then refreshes it, off the main loop, and maps again.
+ */
+void scep_settings_map_refresh_dns_domain_async(GCancellable *cancellable,
+						GAsyncReadyCallback callback,
+						gpointer user_data);
+gboolean scep_settings_map_refresh_dns_domain_finish(GAsyncResult *result, GError **error);
 /* RFC 4514 subject: CN, then OU, O, L, ST (split at multivalueseparator) and C */
 gchar *scep_settings_map_subject(const ScepSettings *settings, GError **error);
 

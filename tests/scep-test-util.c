@@ -236,6 +236,10 @@ scep_test_probe_stop(ScepTestProbe *probe)
 	if (probe->source == NULL)
 		return;
 	probe->stopped = g_get_monotonic_time();
+	/* a tick that is due but was not dispatched yet (the loop was busy or blocked until now)
+	 * counts too */
+	if (probe->stopped > probe->expected)
+		scep_test_probe_tick_cb(probe);
 	g_source_destroy(probe->source);
 	g_clear_pointer(&probe->source, g_source_unref);
 }
@@ -244,6 +248,15 @@ guint
 scep_test_probe_get_ticks(ScepTestProbe *probe)
 {
 	return probe->lates->len;
+}
+
+gint64
+scep_test_probe_get_max_late(ScepTestProbe *probe)
+{
+	gint64 max = 0;
+	for (guint i = 0; i < probe->lates->len; i++)
+		max = MAX(max, g_array_index(probe->lates, gint64, i));
+	return max;
 }
 
 static gint

@@ -27,6 +27,9 @@ typedef struct _ScepTestProbe ScepTestProbe;
 ScepTestProbe *scep_test_probe_start(guint interval_ms);
 void scep_test_probe_stop(ScepTestProbe *probe);
 guint scep_test_probe_get_ticks(ScepTestProbe *probe);
+/* the most any tick so far fired late, microseconds: a main loop blocked (not busy) for a
+ * while shows here and not in the CPU time */
+gint64 scep_test_probe_get_max_late(ScepTestProbe *probe);
 /* prints lateness p50/p99/max and CPU per tick p99/max; asserts CPU p99 < @max_cpu_p99_us */
 void scep_test_probe_report(ScepTestProbe *probe, const gchar *what, gint64 max_cpu_p99_us);
 void scep_test_probe_free(ScepTestProbe *probe);

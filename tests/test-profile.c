@@ -1024,6 +1024,179 @@ test_dns_outage(Fixture *fx, gconstpointer data)
 	g_assert_cmpint(log_count(fx, "\"operation\": \"PKIOperation\""), ==, 0);
 }
 
+/*
+ * A name server that answers every query after SLOW_DNS_DELAY_MS: A queries with 127.0.0.9
+ * under the name asked, others with no record. Its own thread with blocking sockets, so that
+ * it answers even while the main loop is blocked.
+ */
+#define SLOW_DNS_DELAY_MS 1000
+
+typedef struct {
+	GSocket *socket;
+	GThread *thread;
+	gint stop;     /* atomic */
+	gint answered; /* atomic */
+	GMutex lock;
+	GPtrArray *names; /* guarded by the lock: the names asked, in order */
+} SlowDns;
+
+/* the question's name (dotted) and the offset just past its QTYPE and QCLASS */
+static gchar *
+slow_dns_question(const guint8 *msg, gsize len, gsize *end, guint16 *qtype)
+{
+	g_autoptr(GString) name = g_string_new(NULL);
+	gsize at = 12;
+
+	while (at < len && msg[at] != 0) {
+		guint label = msg[at];
+		if (label > 63 || at + 1 + label >= len)
+			return NULL;
+		if (name->len > 0)
+			g_string_append_c(name, '.');
+		g_string_append_len(name, (const gchar *)msg + at + 1, label);
+		at += 1 + label;
+	}
+	if (at + 5 > len)
+		return NULL;
+	*qtype = (guint16)(msg[at + 1] << 8 | msg[at + 2]);
+	*end = at + 5;
+	return g_string_free(g_steal_pointer(&name), FALSE);
+}
+
+static gpointer
+slow_dns_thread(gpointer user_data)
+{
+	SlowDns *dns = user_data;
+
+	while (!g_atomic_int_get(&dns->stop)) {
+		guint8 msg[512];
+		g_autoptr(GSocketAddress) from = NULL;
+		g_autoptr(GByteArray) reply = g_byte_array_new();
+		g_autofree gchar *name = NULL;
+		gssize len;
+		gsize end = 0;
+		guint16 qtype = 0;
+
+		if (!g_socket_condition_timed_wait(
+			dns->socket, G_IO_IN, 100 * G_TIME_SPAN_MILLISECOND, NULL, NULL))
+			continue;
+		len =
+		    g_socket_receive_from(dns->socket, &from, (gchar *)msg, sizeof msg, NULL, NULL);
+		if (len < 12)
+			continue;
+		name = slow_dns_question(msg, (gsize)len, &end, &qtype);
+		if (name == NULL)
+			continue;
+		g_mutex_lock(&dns->lock);
+		g_ptr_array_add(dns->names, g_strdup(name));
+		g_mutex_unlock(&dns->lock);
+		g_usleep(SLOW_DNS_DELAY_MS * 1000);
+		{
+			/* header: same ID, QR RD RA, NOERROR, one question, one answer for A */
+			const guint8 head[] = { msg[0], msg[1],     0x81, 0x80, 0, 1,
+						0,      qtype == 1, 0,    0,    0, 0 };
+			/* name (pointer to the question's), A, IN, TTL 60, 4 octets, 127.0.0.9 */
+			const guint8 answer[] = { 0xc0, 0x0c, 0, 1, 0,   1, 0, 0,
+						  0,    60,   0, 4, 127, 0, 0, 9 };
+			g_byte_array_append(reply, head, sizeof head);
+			g_byte_array_append(reply, msg + 12, (guint)(end - 12));
+			if (qtype == 1)
+				g_byte_array_append(reply, answer, sizeof answer);
+		}
+		g_socket_send_to(
+		    dns->socket, from, (const gchar *)reply->data, reply->len, NULL, NULL);
+		g_atomic_int_inc(&dns->answered);
+	}
+	return NULL;
+}
+
+static SlowDns *
+slow_dns_start(void)
+{
+	SlowDns *dns = g_new0(SlowDns, 1);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GInetAddress) loopback = g_inet_address_new_from_string("127.0.0.1");
+	g_autoptr(GSocketAddress) address = g_inet_socket_address_new(loopback, 53);
+
+	dns->socket = g_socket_new(
+	    G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
+	g_assert_no_error(error);
+	if (!g_socket_bind(dns->socket, address, TRUE, &error))
+		g_error("a name server on 127.0.0.1:53 is needed for this test (root, in a network "
+			"namespace: meson test profile-slow-dns): %s",
+			error->message);
+	g_mutex_init(&dns->lock);
+	dns->names = g_ptr_array_new_with_free_func(g_free);
+	dns->thread = g_thread_new("slow-dns", slow_dns_thread, dns);
+	return dns;
+}
+
+static void
+slow_dns_stop(SlowDns *dns)
+{
+	g_atomic_int_set(&dns->stop, 1);
+	g_thread_join(dns->thread);
+	g_object_unref(dns->socket);
+	g_ptr_array_unref(dns->names);
+	g_mutex_clear(&dns->lock);
+	g_free(dns);
+}
+
+/*
+ * A name server that takes a second to answer (meson test profile-slow-dns: a network and mount
+ * namespace whose /etc/resolv.conf names 127.0.0.1 and the search domain corp.example.test):
+ * the main loop keeps running while the resolver waits, and the request then carries the
+ * domain it found. getaddrinfo() on the main loop would stall it for the whole lookup.
+ */
+static void
+test_dns_slow(Fixture *fx, gconstpointer data)
+{
+	const gchar *host = "scep-agent-slow-dns-host";
+	g_autofree gchar *resolv = NULL;
+	g_autoptr(ScepTestProbe) probe = NULL;
+	SlowDns *dns;
+	ScepProfile *profile;
+	gint64 started;
+	gint64 waited;
+	gint64 max_late;
+
+	if (!g_file_get_contents("/etc/resolv.conf", &resolv, NULL, NULL) ||
+	    strstr(resolv, "nameserver 127.0.0.1") == NULL ||
+	    strstr(resolv, "search corp.example.test") == NULL)
+		g_error(
+		    "/etc/resolv.conf must name 127.0.0.1 and search corp.example.test for this "
+		    "test; run it as meson test profile-slow-dns");
+	dns = slow_dns_start();
+	write_hostname(fx, host);
+	fixture_set(fx, "cert0.subjectaltname_suffix", "dot + DNS domain (auto)");
+	probe = scep_test_probe_start(5);
+	started = g_get_monotonic_time();
+	fixture_start_engine(fx);
+	WAIT_FOR(g_atomic_int_get(&dns->answered) >= 1);
+	waited = g_get_monotonic_time() - started;
+	scep_test_probe_stop(probe);
+	max_late = scep_test_probe_get_max_late(probe);
+	g_test_message("first answer after %" G_GINT64_FORMAT " ms; main loop late by at most "
+		       "%" G_GINT64_FORMAT " ms meanwhile",
+		       waited / 1000,
+		       max_late / 1000);
+	g_assert_cmpint(waited, >=, SLOW_DNS_DELAY_MS * 1000);
+	g_assert_cmpint(max_late, <, SLOW_DNS_DELAY_MS * 1000 / 2);
+
+	WAIT_FOR(count_state(fx, SCEP_PROFILE_STATE_VALID) >= 1 ||
+		 count_state(fx, SCEP_PROFILE_STATE_FAILED) >= 1);
+	profile = profile0(fx);
+	g_assert_cmpuint(scep_profile_get_state(profile), ==, SCEP_PROFILE_STATE_VALID);
+	g_assert_nonnull(strstr(scep_profile_get_subject(profile),
+				"CN=scep-agent-slow-dns-host.corp.example.test"));
+	g_mutex_lock(&dns->lock);
+	g_assert_cmpuint(dns->names->len, >=, 1);
+	g_assert_cmpstr(
+	    g_ptr_array_index(dns->names, 0), ==, "scep-agent-slow-dns-host.corp.example.test");
+	g_mutex_unlock(&dns->lock);
+	slow_dns_stop(dns);
+}
+
 /* without any file event: the scheduled evaluation reads the host name afresh */
 static void
 test_hostname_reset_scheduled(Fixture *fx, gconstpointer data)
@@ -1446,6 +1619,7 @@ main(int argc, char **argv)
 	ADD_HOSTNAME("profile/hostname-reset-scheduled", test_hostname_reset_scheduled, "Reset");
 	ADD_HOSTNAME("profile/hostname-reset-ca-subject", test_hostname_reset_ca_subject, "Reset");
 	ADD_HOSTNAME("profile/dns-outage", test_dns_outage, "Reset");
+	ADD_HOSTNAME("profile/dns-slow", test_dns_slow, "Reset");
 #undef ADD_HOSTNAME
 	g_test_add_func("/scep/agent/profile/keygen-responsive", test_keygen_responsive);
 	return g_test_run();
