@@ -212,7 +212,9 @@ scep_settings_map_host_short(void)
  * The DNS domain of an unqualified host name comes from the resolver, which can block for
  * seconds when no name server answers, so it is never asked on the main loop: the settings are
  * mapped from a cache, and scep_settings_map_refresh_dns_domain_async() fills it in a worker
- * thread when the mapping said G_IO_ERROR_WOULD_BLOCK. An answer is kept for ten minutes per
+ * thread when the mapping said G_IO_ERROR_WOULD_BLOCK (a thread because getaddrinfo() has no
+ * asynchronous form, as in GLib's own GThreadedResolver, whose GResolver API does not give the
+ * canonical name). An answer is kept for ten minutes per
  * host name. When the resolver cannot answer (no name server reachable: EAI_AGAIN and the like,
  * not "no such name"), the last answer for the same name stays in use, else that failure is
  * what the mapping says; either way for one minute, then the resolver is asked again.
