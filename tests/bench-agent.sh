@@ -3,13 +3,18 @@
 # tracking the same certificates, in one run (issue 4 §10)
 #
 # Usage (as root, Debian 12):
-#   tests/bench-agent.sh [--agent PATH] [--instances LIST] [--idle-seconds N]
-#                        [--settle-seconds N] [--pushes N] [--key-cache DIR] [--csv FILE]
-#                        [--daemons LIST] [--port N] [--push-port N] [--keep-tmp]
+#   tests/bench-agent.sh [--agent PATH] [--floor-daemon PATH] [--instances LIST]
+#                        [--idle-seconds N] [--settle-seconds N] [--pushes N] [--key-cache DIR]
+#                        [--csv FILE] [--daemons LIST] [--port N] [--push-port N] [--keep-tmp]
 #
 #   --agent PATH         the daemon (default: $SCEP_TOP_BUILDDIR/agent/scep-agent, else
 #                        ./build/agent/scep-agent); when it is missing the script says
 #                        "scep-agent not built yet", measures certmonger, and fails
+#   --floor-daemon PATH  tests/bench-floor-daemon.c built (default:
+#                        $SCEP_TOP_BUILDDIR/tests/bench-floor-daemon, else
+#                        ./build/tests/bench-floor-daemon): the smallest GIO daemon, measured
+#                        once per run as daemon "gio-floor"; when it is missing the script says
+#                        so and skips that row
 #   --instances LIST     comma-separated instance counts (default 1,1000)
 #   --idle-seconds N     length of the wake-up window (default 60)
 #   --settle-seconds N   quiet time before measuring: no new log line, no CPU time, no child
@@ -43,6 +48,13 @@
 #               added (`getcert add-scep-ca -N ca.pem`), and `getcert start-tracking -s -c CA
 #               -f cert -k key` per certificate; settled when all N are MONITORING and it has
 #               been quiet.
+#   gio-floor:  (once per run, whatever --daemons says) tests/bench-floor-daemon, linked with
+#               gio-unix-2.0 only: `bench-floor-daemon --bus ADDR --watch DIR` connects to the
+#               bus, exports one object with one readable property, owns a well-known name,
+#               watches an empty directory and quits on SIGTERM; with G_DEBUG and MALLOC_CHECK_
+#               unset; settled = the quiet time above. It has no certificates (0 in the table):
+#               its figures are the floor that GLib/GIO impose on any daemon of ours, so that
+#               scep-agent minus gio-floor is what our own code costs.
 # Measured per run:
 #   memory:     /proc/PID/smaps_rollup of the daemon process: USS = Private_Clean +
 #               Private_Dirty, both shown, with RSS and PSS for context (KiB). Private_Clean is
@@ -60,7 +72,7 @@
 #               its first HTTP request line (both on CLOCK_MONOTONIC); median over --pushes.
 # Targets (issue 4 §10), PASS/FAIL each: USS <= 3 MiB with 1 instance and <= 16 MiB with
 # 1,000; no periodic wake-ups when idle; push to first request <= 300 ms (median, every agent
-# run). certmonger's figures are reported for comparison, without targets.
+# run). certmonger's and gio-floor's figures are reported for comparison, without targets.
 #
 # Output: a table on stdout, raw figures in the CSV. Exit status 0 when every target passed,
 # 1 when one failed, something could not be measured or is missing (said clearly), 2 on a
@@ -80,6 +92,7 @@ readonly USS_TARGET_1000_KIB=$((16 * 1024))
 readonly PUSH_TARGET_MS=300
 
 agent=""
+floor_daemon=""
 instances="1,1000"
 idle_seconds=60
 settle_seconds=5
@@ -95,7 +108,7 @@ in_netns=0
 usage()
 {
 	# $1 = exit status
-	sed -n '4,24p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '4,29p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit "$1"
 }
 
@@ -108,6 +121,7 @@ die()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--agent) agent="${2:?--agent needs a path}"; shift 2 ;;
+	--floor-daemon) floor_daemon="${2:?--floor-daemon needs a path}"; shift 2 ;;
 	--instances) instances="${2:?--instances needs a list}"; shift 2 ;;
 	--idle-seconds) idle_seconds="${2:?--idle-seconds needs a number}"; shift 2 ;;
 	--settle-seconds) settle_seconds="${2:?--settle-seconds needs a number}"; shift 2 ;;
@@ -153,6 +167,13 @@ if [ -z "$agent" ]; then
 		agent="$SCEP_TOP_BUILDDIR/agent/scep-agent"
 	else
 		agent="build/agent/scep-agent"
+	fi
+fi
+if [ -z "$floor_daemon" ]; then
+	if [ -n "${SCEP_TOP_BUILDDIR:-}" ]; then
+		floor_daemon="$SCEP_TOP_BUILDDIR/tests/bench-floor-daemon"
+	else
+		floor_daemon="build/tests/bench-floor-daemon"
 	fi
 fi
 if [ -z "$key_cache" ]; then
@@ -203,12 +224,17 @@ if [ "$in_netns" -eq 0 ]; then
 	else
 		agent="$(readlink -m "$agent")"
 	fi
+	if [ -x "$floor_daemon" ]; then
+		floor_daemon="$(readlink -f "$floor_daemon")"
+	else
+		floor_daemon="$(readlink -m "$floor_daemon")"
+	fi
 	mkdir -p "$key_cache" || die "cannot create the key cache $key_cache"
 	key_cache="$(readlink -f "$key_cache")"
 	csv_dir="$(dirname "$csv")"
 	[ -d "$csv_dir" ] || die "directory of --csv does not exist: $csv_dir"
 	csv="$(readlink -f "$csv_dir")/$(basename "$csv")"
-	args=(--agent "$agent" --instances "$instances" --idle-seconds "$idle_seconds"
+	args=(--agent "$agent" --floor-daemon "$floor_daemon" --instances "$instances" --idle-seconds "$idle_seconds"
 		--settle-seconds "$settle_seconds" --pushes "$pushes" --key-cache "$key_cache"
 		--csv "$csv" --daemons "$daemons" --port "$port" --push-port "$push_port")
 	[ "$keep_tmp" -eq 1 ] && args+=(--keep-tmp)
@@ -464,7 +490,8 @@ reset_run()
 run_agent()
 {
 	# $1 = instance count
-	local n="$1" dir="$work/agent-$n" limit log k last_states state
+	local n="$1" dir limit log k last_states state
+	dir="$work/agent-$n"
 	reset_run
 	mkdir -p "$dir/registry" "$dir/state"
 	copy_certs "$n" "$dir/certs" || die "cannot copy the certificates"
@@ -537,7 +564,8 @@ run_agent()
 run_certmonger()
 {
 	# $1 = certificate count
-	local n="$1" dir="$work/certmonger-$n" k limit monitoring log
+	local n="$1" dir k limit monitoring log
+	dir="$work/certmonger-$n"
 	reset_run
 	push_ok=""
 	mkdir -p "$dir/requests" "$dir/cas" "$dir/tmp" "$dir/home"
@@ -601,6 +629,45 @@ run_certmonger()
 	record certmonger "$n"
 }
 
+run_floor_daemon()
+{
+	# the smallest GIO daemon, alone on the same bus: no certificates, no pushes
+	local dir="$work/gio-floor" log
+	reset_run
+	mkdir -p "$dir/watch"
+	log="$dir/floor.log"
+	echo "bench-agent: gio-floor: starting"
+	env -u G_DEBUG -u MALLOC_CHECK_ -u G_MESSAGES_DEBUG \
+		"$floor_daemon" --bus "$bus_address" --watch "$dir/watch" >"$log" 2>&1 </dev/null &
+	daemon_pid=$!
+	if wait_settled "$daemon_pid" "$log" 60; then
+		settled="yes"
+	elif ! kill -0 "$daemon_pid" 2>/dev/null; then
+		wait "$daemon_pid"
+		exit_text="exited $? before settling: $(tail -n 1 "$log" | tr ',' ';')"
+		daemon_pid=""
+		echo "bench-agent: gio-floor $exit_text" >&2
+		record gio-floor 0
+		failures=$((failures + 1))
+		return
+	else
+		settled="no (still busy after 60 s)"
+	fi
+	threads="$(awk '/^Threads:/ { print $2 }' "/proc/$daemon_pid/status")"
+	measure_memory "$daemon_pid"
+	note_sharers "$daemon_pid" "gio-floor"
+	echo "bench-agent: gio-floor: settled=$settled USS=$mem_uss KiB; $idle_seconds idle seconds under strace"
+	measure_wakeups "$daemon_pid" "$dir/strace.txt"
+	stop_pid "$daemon_pid"
+	daemon_pid=""
+	case "$stop_status" in
+	0) exit_text="SIGTERM: exit 0" ;;
+	killed) exit_text="SIGTERM ignored for 10 s: killed" ;;
+	*) exit_text="SIGTERM: exit $stop_status" ;;
+	esac
+	record gio-floor 0
+}
+
 agent_missing=0
 if [ "$want_agent" -eq 1 ]; then
 	if [ -x "$agent" ]; then
@@ -611,6 +678,11 @@ if [ "$want_agent" -eq 1 ]; then
 		agent_missing=1
 		echo "bench-agent: scep-agent not built yet: no figures for our column ($agent does not exist)"
 	fi
+fi
+if [ -x "$floor_daemon" ]; then
+	run_floor_daemon
+else
+	echo "bench-agent: floor daemon not built yet: skipping the gio-floor row ($floor_daemon does not exist)"
 fi
 if [ "$want_certmonger" -eq 1 ]; then
 	for n in "${counts[@]}"; do
@@ -641,6 +713,12 @@ echo
 			}
 		}
 	}'
+for r in "${rows[@]}"; do
+	if [ "${r%%|*}" = gio-floor ]; then
+		echo "gio-floor: the USS of the smallest GIO daemon (bus name, one object, a directory monitor, SIGTERM) before it does anything; compare scep-agent minus gio-floor with the target"
+		break
+	fi
+done
 echo
 for r in "${results[@]}"; do
 	echo "  $r"

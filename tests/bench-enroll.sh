@@ -2,14 +2,19 @@
 # bench-enroll.sh: one SCEP enrollment, timed, for scepctl and two peer clients (issue 3 §9)
 #
 # Usage (as root, Debian 12):
-#   tests/bench-enroll.sh [--scepctl PATH] [--scepctl-arg ARG]... [--legacy-shim PATH]
-#                         [--runs N] [--warmup N] [--csv FILE] [--clients LIST] [--port N]
-#                         [--keep-tmp]
+#   tests/bench-enroll.sh [--scepctl PATH] [--scepctl-arg ARG]... [--floor PATH]
+#                         [--legacy-shim PATH] [--runs N] [--warmup N] [--csv FILE]
+#                         [--clients LIST] [--port N] [--keep-tmp]
 #
 #   --scepctl PATH      our client (default: $SCEP_TOP_BUILDDIR/agent/scepctl, else
 #                       ./build/agent/scepctl); when it is missing the script says
 #                       "scepctl not built yet: skipping our column" and measures the peers
 #   --scepctl-arg ARG   one more argument for every `scepctl request` (repeatable)
+#   --floor PATH        tests/bench-floor-client.c built (default:
+#                       $SCEP_TOP_BUILDDIR/tests/bench-floor-client, else
+#                       ./build/tests/bench-floor-client): linked like scepctl, returns at once;
+#                       measured in every round as client "floor", variant "startup"; when it
+#                       is missing the script says so and skips that row
 #   --legacy-shim PATH  tests/bench-legacy-provider.c built as a shared module (meson builds
 #                       it as <builddir>/tests/bench-legacy-provider.so); certmonger needs it
 #   --runs N            measured runs per client and variant (default 7, at least 5)
@@ -28,7 +33,8 @@
 # to scepctl as --key FILE and to certmonger as -k FILE without -g, PKCS#1 PEM for scepclient,
 # which reads nothing else) and "keygen" (the client generates a 2048-bit key: scepctl
 # --key-size 2048, certmonger -g 2048, scepclient with no key file), interleaved round-robin with the starting client rotated each
-# round. Every run enrolls a unique CN and counts as ok only when the certificate exists,
+# round; the floor program (--floor) runs in the same rotation, once per round. Every run
+# enrolls a unique CN and counts as ok only when the certificate exists,
 # `openssl verify -CAfile` accepts it against the CA, its subject has that CN, and its public
 # key is the key's. Failed runs are counted, never timed as a success.
 #
@@ -37,6 +43,10 @@
 #     /usr/bin/python3 wrapper (wall time on the monotonic clock, spawn to reap; CPU time
 #     user+sys from wait4(), microseconds; both include about 1 ms for GNU time itself); see
 #     rusage-run.py below
+#   floor: the same wrapper around tests/bench-floor-client, which has scepctl's DT_NEEDED
+#     libraries and whose main returns 0 at once: what loading and initialising the library
+#     stack costs before scepctl does anything (GnuTLS's implicit global init included). Not a
+#     client: scepctl minus floor is what to compare with the peers. Ok when it exits 0.
 #   certmonger: one certmonger daemon per run (-s -n on a private dbus-daemon, own requests, CAs
 #     and tmp dirs, LD_PRELOAD legacy-provider shim), started and reaped by the same wrapper.
 #     At start it refreshes its built-in CAs (SelfSign, IPA, local...) through helpers; the
@@ -66,6 +76,7 @@ readonly PY=/usr/bin/python3
 
 scepctl=""
 scepctl_extra=()
+floor=""
 shim=""
 runs=7
 warmup=1
@@ -78,7 +89,7 @@ in_netns=0
 usage()
 {
 	# $1 = exit status
-	sed -n '4,22p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '4,27p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit "$1"
 }
 
@@ -92,6 +103,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--scepctl) scepctl="${2:?--scepctl needs a path}"; shift 2 ;;
 	--scepctl-arg) scepctl_extra+=("${2?--scepctl-arg needs an argument}"); shift 2 ;;
+	--floor) floor="${2:?--floor needs a path}"; shift 2 ;;
 	--legacy-shim) shim="${2:?--legacy-shim needs a path}"; shift 2 ;;
 	--runs) runs="${2:?--runs needs a number}"; shift 2 ;;
 	--warmup) warmup="${2:?--warmup needs a number}"; shift 2 ;;
@@ -128,6 +140,13 @@ if [ -z "$scepctl" ]; then
 		scepctl="$SCEP_TOP_BUILDDIR/agent/scepctl"
 	else
 		scepctl="build/agent/scepctl"
+	fi
+fi
+if [ -z "$floor" ]; then
+	if [ -n "${SCEP_TOP_BUILDDIR:-}" ]; then
+		floor="$SCEP_TOP_BUILDDIR/tests/bench-floor-client"
+	else
+		floor="build/tests/bench-floor-client"
 	fi
 fi
 
@@ -174,6 +193,11 @@ if [ "$in_netns" -eq 0 ]; then
 	if [ "$want_scepctl" -eq 1 ] && [ -x "$scepctl" ]; then
 		scepctl="$(readlink -f "$scepctl")"
 	fi
+	if [ -x "$floor" ]; then
+		floor="$(readlink -f "$floor")"
+	else
+		floor="$(readlink -m "$floor")"
+	fi
 	csv_dir="$(dirname "$csv")"
 	[ -d "$csv_dir" ] || die "directory of --csv does not exist: $csv_dir"
 	csv="$(readlink -f "$csv_dir")/$(basename "$csv")"
@@ -181,7 +205,7 @@ if [ "$in_netns" -eq 0 ]; then
 	unshare_args=(--net)
 	# not root: a user namespace gives the capability to configure the new network namespace
 	[ "$(id -u)" -eq 0 ] || unshare_args+=(--map-root-user)
-	args=(--scepctl "$scepctl" --runs "$runs" --warmup "$warmup" --csv "$csv"
+	args=(--scepctl "$scepctl" --floor "$floor" --runs "$runs" --warmup "$warmup" --csv "$csv"
 		--clients "$clients" --port "$port")
 	[ -n "$shim" ] && args+=(--legacy-shim "$shim")
 	for a in "${scepctl_extra[@]}"; do
@@ -313,7 +337,7 @@ header = ("client", "variant", "ok/total", "wall ms", "CPU ms", "peak RSS KiB", 
 lines = [header]
 medians = {}
 for client in order:
-    for variant in ("pregen", "keygen"):
+    for variant in ("pregen", "keygen", "startup"):
         runs = groups.get((client, variant))
         if not runs:
             continue
@@ -333,11 +357,15 @@ for n, line in enumerate(lines):
                     for i, cell in enumerate(line)))
     if n == 0:
         print("  ".join("-" * w for w in widths))
+if ("floor", "startup") in medians:
+    print("floor: the cost of starting a program linked like scepctl (same libraries) before it "
+          "does anything; compare scepctl minus floor with the peers")
 
 # issue 3 §9 target: our medians of wall and CPU at or below the best peer's, RSS under 8 MiB
 for variant in ("pregen", "keygen"):
     ours = medians.get(("scepctl", variant))
-    peers = [v for (c, var), v in medians.items() if var == variant and c != "scepctl"]
+    peers = [v for (c, var), v in medians.items()
+             if var == variant and c not in ("scepctl", "floor")]
     if ours is None or not peers:
         continue
     best_wall = min(p[0] for p in peers)
@@ -491,6 +519,19 @@ run_scepclient()
 	verify_cert "$dir/cert.pem" "$dir/key.pem" "$cn"
 }
 
+run_floor()
+{
+	# $1 = variant (startup), $2 = run directory, $3 = CN (unused: it enrolls nothing)
+	local dir="$2"
+	"$PY" "$work/rusage-run.py" "$dir/result" - 120 "$floor" >"$dir/client.log" 2>&1 </dev/null
+	read_result "$dir/result"
+	if [ "$run_exit" -ne 0 ]; then
+		run_note="floor exit $run_exit: $(tail -n 1 "$dir/client.log")"
+		return 1
+	fi
+	return 0
+}
+
 proc_cpu_ticks()
 {
 	# $1 = PID: utime + stime + cutime + cstime (waited-for children) in clock ticks
@@ -607,15 +648,31 @@ if [ "$want_scepctl" -eq 1 ] && [ ! -x "$scepctl" ]; then
 	order=("${order[@]:1}")
 fi
 [ "${#order[@]}" -gt 0 ] || die "no client left to measure"
+# the floor row sits after scepctl's (or first), as a reference, not as a client
+if [ -x "$floor" ]; then
+	if [ "${order[0]}" = scepctl ]; then
+		order=(scepctl floor "${order[@]:1}")
+	else
+		order=(floor "${order[@]}")
+	fi
+else
+	echo "bench-enroll: floor program not built yet: skipping the floor row ($floor does not exist)"
+fi
 
 slots=()
 for c in "${order[@]}"; do
-	slots+=("$c:pregen" "$c:keygen")
+	if [ "$c" = floor ]; then
+		slots+=("floor:startup")
+	else
+		slots+=("$c:pregen" "$c:keygen")
+	fi
 done
 
 echo "client,variant,round,cn,ok,exit,wall_ms,cpu_ms,peak_rss_kib,note" >"$csv"
+variants="variants pregen and keygen"
+[ -x "$floor" ] && variants="$variants (floor: startup)"
 echo "bench-enroll: scepserver $url in a private network namespace; $runs runs (+$warmup warm-up)" \
-	"of ${order[*]}, variants pregen and keygen, interleaved"
+	"of ${order[*]}, $variants, interleaved"
 # other work on the machine inflates wall time (and CPU time, less so): say how busy it was
 echo "bench-enroll: $(nproc) CPUs, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 failures=0
@@ -627,6 +684,7 @@ for round in $(seq 1 "$total_rounds"); do
 		client="${slot%%:*}"
 		variant="${slot#*:}"
 		cn="bench-$client-$variant-$round-$$"
+		[ "$client" = floor ] && cn="-"
 		dir="$work/runs/$round-$client-$variant"
 		mkdir -p "$dir"
 		run_note=""
