@@ -1521,14 +1521,6 @@ scep_profile_op_begin(ScepProfile *self, ScepProfileOp op, const gchar *why)
 
 /* ---- what to do now ---- */
 
-/*
- * Whether the subject the settings ask for now (with the host name read afresh) differs from
- * the one that was asked for when the installed certificate was requested. The request is
- * compared rather than the certificate: a CA that writes its own subject (NDES templates that
- * take it from the directory) would otherwise make every new certificate "not match" and the
- * instance enroll in a loop. A state file from before this was recorded falls back to the
- * certificate's subject.
- */
 static void
 scep_profile_evaluate_dns_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -1540,8 +1532,13 @@ scep_profile_evaluate_dns_cb(GObject *source, GAsyncResult *result, gpointer use
 }
 
 /*
- * When the subject needs a DNS domain that is not known yet, the resolver is asked off the
- * main loop, @looking_up is set and the evaluation runs again once it has answered.
+ * Whether the subject the settings ask for now (with the host name read afresh) differs from
+ * the one that was asked for when the installed certificate was requested. The request is
+ * compared rather than the certificate: a CA that writes its own subject (NDES templates that
+ * take it from the directory) would otherwise make every new certificate "not match" and the
+ * instance enroll in a loop. A state file from before this was recorded falls back to the
+ * certificate's subject. When the subject needs a DNS domain that is not known yet, the resolver
+ * is asked off the main loop, @looking_up is set and the evaluation runs again once it answered.
  */
 static gboolean
 scep_profile_subject_changed(ScepProfile *self, gboolean *looking_up)
