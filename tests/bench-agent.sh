@@ -277,6 +277,18 @@ stop_pid()
 	fi
 }
 
+stop_daemon()
+{
+	# stops $daemon_pid (stop_pid) and says how in exit_text, for the table
+	stop_pid "$daemon_pid"
+	daemon_pid=""
+	case "$stop_status" in
+	0) exit_text="SIGTERM: exit 0" ;;
+	killed) exit_text="SIGTERM ignored for 10 s: killed" ;;
+	*) exit_text="SIGTERM: exit $stop_status" ;;
+	esac
+}
+
 cleanup()
 {
 	local pid
@@ -551,13 +563,7 @@ run_agent()
 		record agent "$n"
 		return
 	}
-	stop_pid "$daemon_pid"
-	daemon_pid=""
-	case "$stop_status" in
-	0) exit_text="SIGTERM: exit 0" ;;
-	killed) exit_text="SIGTERM ignored for 10 s: killed" ;;
-	*) exit_text="SIGTERM: exit $stop_status" ;;
-	esac
+	stop_daemon
 	record agent "$n"
 }
 
@@ -618,14 +624,8 @@ run_certmonger()
 	note_sharers "$daemon_pid" "certmonger with $n certificate(s)"
 	echo "bench-agent: certmonger with $n certificate(s): settled=$settled monitoring=$valid USS=$mem_uss KiB; $idle_seconds idle seconds under strace"
 	measure_wakeups "$daemon_pid" "$dir/strace.txt"
-	stop_pid "$daemon_pid"
-	daemon_pid=""
+	stop_daemon
 	unset DBUS_SESSION_BUS_ADDRESS
-	case "$stop_status" in
-	0) exit_text="SIGTERM: exit 0" ;;
-	killed) exit_text="SIGTERM ignored for 10 s: killed" ;;
-	*) exit_text="SIGTERM: exit $stop_status" ;;
-	esac
 	record certmonger "$n"
 }
 
@@ -658,13 +658,7 @@ run_floor_daemon()
 	note_sharers "$daemon_pid" "gio-floor"
 	echo "bench-agent: gio-floor: settled=$settled USS=$mem_uss KiB; $idle_seconds idle seconds under strace"
 	measure_wakeups "$daemon_pid" "$dir/strace.txt"
-	stop_pid "$daemon_pid"
-	daemon_pid=""
-	case "$stop_status" in
-	0) exit_text="SIGTERM: exit 0" ;;
-	killed) exit_text="SIGTERM ignored for 10 s: killed" ;;
-	*) exit_text="SIGTERM: exit $stop_status" ;;
-	esac
+	stop_daemon
 	record gio-floor 0
 }
 
