@@ -311,3 +311,40 @@ scep_test_probe_free(ScepTestProbe *probe)
 	g_array_unref(probe->cpus);
 	g_free(probe);
 }
+
+gboolean
+scep_test_run_openssl(const gchar *const *args, gchar **out, gint *status)
+{
+	g_autofree gchar *openssl = g_find_program_in_path("openssl");
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *std_out = NULL;
+	g_autofree gchar *std_err = NULL;
+	gint wait_status = 0;
+
+	if (openssl == NULL) {
+		g_test_fail_printf(
+		    "openssl not found in PATH: install the Debian package 'openssl'");
+		return FALSE;
+	}
+	g_ptr_array_add(argv, openssl);
+	for (guint i = 0; args[i] != NULL; i++)
+		g_ptr_array_add(argv, (gpointer)args[i]);
+	g_ptr_array_add(argv, NULL);
+	g_spawn_sync(NULL,
+		     (gchar **)argv->pdata,
+		     NULL,
+		     G_SPAWN_DEFAULT,
+		     NULL,
+		     NULL,
+		     &std_out,
+		     &std_err,
+		     &wait_status,
+		     &error);
+	g_assert_no_error(error);
+	g_test_message("openssl %s: %s%s", args[0], std_out, std_err);
+	if (out != NULL)
+		*out = g_strconcat(std_out, std_err, NULL);
+	*status = g_spawn_check_wait_status(wait_status, NULL) ? 0 : 1;
+	return TRUE;
+}

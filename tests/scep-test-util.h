@@ -35,6 +35,14 @@ void scep_test_probe_report(ScepTestProbe *probe, const gchar *what, gint64 max_
 void scep_test_probe_free(ScepTestProbe *probe);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ScepTestProbe, scep_test_probe_free)
 
+/*
+ * Runs the openssl command with @args (openssl's own first argument onwards). @out (nullable):
+ * its stdout followed by its stderr, where it says "verify OK" and most errors; @status: 0 when
+ * it exited 0, else 1. FALSE, with the test marked failed and told to install the Debian package,
+ * when openssl is not in PATH.
+ */
+gboolean scep_test_run_openssl(const gchar *const *args, gchar **out, gint *status);
+
 /* g_dir_make_tmp() of @tmpl ("name-XXXXXX"), asserting that it worked */
 gchar *scep_test_make_tmp_dir(const gchar *tmpl);
 

@@ -6,6 +6,7 @@
 #include "scep-csr.h"
 #include "scep-gnutls-common.h"
 #include "scep-ndes-error.h"
+#include "scep-test-util.h"
 
 #define TEST_SID "S-1-5-21-3623811015-3361044348-30300820-1013"
 
@@ -21,46 +22,6 @@ get_key(void)
 		g_assert_no_error(error);
 	}
 	return shared_key;
-}
-
-/* runs openssl with @args; fails the test with a clear message when it is missing */
-static gboolean
-run_openssl(const gchar *const *args, gchar **out, gint *status)
-{
-	g_autofree gchar *openssl = g_find_program_in_path("openssl");
-	g_autoptr(GPtrArray) argv = g_ptr_array_new();
-	g_autoptr(GError) error = NULL;
-	g_autofree gchar *err = NULL;
-	gint wait_status = 0;
-
-	if (openssl == NULL) {
-		g_test_fail_printf(
-		    "openssl not found in PATH: install the Debian package 'openssl'");
-		return FALSE;
-	}
-	g_ptr_array_add(argv, openssl);
-	for (guint i = 0; args[i] != NULL; i++)
-		g_ptr_array_add(argv, (gpointer)args[i]);
-	g_ptr_array_add(argv, NULL);
-	g_spawn_sync(NULL,
-		     (gchar **)argv->pdata,
-		     NULL,
-		     G_SPAWN_DEFAULT,
-		     NULL,
-		     NULL,
-		     out,
-		     &err,
-		     &wait_status,
-		     &error);
-	g_assert_no_error(error);
-	/* stderr carries openssl's "verify OK" lines: keep both together */
-	if (out != NULL && err != NULL) {
-		gchar *both = g_strconcat(*out, err, NULL);
-		g_free(*out);
-		*out = both;
-	}
-	*status = g_spawn_check_wait_status(wait_status, NULL) ? 0 : 1;
-	return TRUE;
 }
 
 static gchar *
@@ -88,7 +49,7 @@ openssl_req_text(GBytes *csr, const gchar *nameopt)
 	gchar *out = NULL;
 	gint status = 1;
 
-	if (!run_openssl(args, &out, &status))
+	if (!scep_test_run_openssl(args, &out, &status))
 		return g_strdup("");
 	g_test_message("%s", out);
 	g_assert_cmpint(status, ==, 0);
@@ -104,7 +65,7 @@ openssl_asn1parse(GBytes *der)
 	gchar *out = NULL;
 	gint status = 1;
 
-	if (!run_openssl(args, &out, &status))
+	if (!scep_test_run_openssl(args, &out, &status))
 		return g_strdup("");
 	g_assert_cmpint(status, ==, 0);
 	return out;
@@ -489,10 +450,10 @@ test_transaction_id_openssl(void)
 	gint status = 1;
 
 	g_assert_no_error(error);
-	if (!run_openssl(args_pub, &out1, &status))
+	if (!scep_test_run_openssl(args_pub, &out1, &status))
 		return;
 	g_assert_cmpint(status, ==, 0);
-	if (!run_openssl(args_dgst, &out2, &status))
+	if (!scep_test_run_openssl(args_dgst, &out2, &status))
 		return;
 	g_assert_cmpint(status, ==, 0);
 	g_assert_true(g_str_has_prefix(out2, id_lower));
@@ -527,7 +488,7 @@ test_self_signed(void)
 	path = write_tmp("self.pem", pem_bytes);
 	{
 		const gchar *args[] = { "verify", "-CAfile", path, path, NULL };
-		if (!run_openssl(args, &out, &status))
+		if (!scep_test_run_openssl(args, &out, &status))
 			return;
 	}
 	g_test_message("%s", out);

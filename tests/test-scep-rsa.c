@@ -13,6 +13,7 @@
 #include "scep-gnutls-common.h"
 #include "scep-ndes-error.h"
 #include "scep-rsa.h"
+#include "scep-test-util.h"
 
 /*
  * scep-rsa.c: RSA private-key operations over nettle with a cheap blinding. Every result is
@@ -65,43 +66,6 @@ write_tmp(const gchar *name, const void *data, gsize len)
 	g_file_set_contents(path, data, (gssize)len, &error);
 	g_assert_no_error(error);
 	return path;
-}
-
-/* runs openssl with @args; the test fails, saying why, when openssl is missing */
-static gboolean
-run_openssl(const gchar *const *args, gchar **out, gint *status)
-{
-	g_autofree gchar *openssl = g_find_program_in_path("openssl");
-	g_autoptr(GPtrArray) argv = g_ptr_array_new();
-	g_autoptr(GError) error = NULL;
-	g_autofree gchar *std_out = NULL;
-	g_autofree gchar *std_err = NULL;
-	gint wait_status = 0;
-
-	if (openssl == NULL) {
-		g_test_fail_printf(
-		    "openssl not found in PATH: install the Debian package 'openssl'");
-		return FALSE;
-	}
-	g_ptr_array_add(argv, openssl);
-	for (guint i = 0; args[i] != NULL; i++)
-		g_ptr_array_add(argv, (gpointer)args[i]);
-	g_ptr_array_add(argv, NULL);
-	g_spawn_sync(NULL,
-		     (gchar **)argv->pdata,
-		     NULL,
-		     G_SPAWN_DEFAULT,
-		     NULL,
-		     NULL,
-		     &std_out,
-		     &std_err,
-		     &wait_status,
-		     &error);
-	g_assert_no_error(error);
-	*out = g_strconcat(std_out, std_err, NULL);
-	*status = g_spawn_check_wait_status(wait_status, NULL) ? 0 : 1;
-	g_test_message("openssl %s: %s", args[0], *out);
-	return TRUE;
 }
 
 /* ---- helpers ---- */
@@ -313,7 +277,7 @@ test_sign_openssl_verifies(void)
 	{
 		const gchar *args[] = { "dgst",       "-sha256", "-verify", pub_path,
 					"-signature", sig_path,  data_path, NULL };
-		if (!run_openssl(args, &out, &status))
+		if (!scep_test_run_openssl(args, &out, &status))
 			return;
 	}
 	g_assert_cmpint(status, ==, 0);
@@ -327,7 +291,7 @@ test_sign_openssl_verifies(void)
 	{
 		const gchar *args[] = { "dgst",       "-sha256", "-verify", pub_path,
 					"-signature", sig_path,  data_path, NULL };
-		if (!run_openssl(args, &out, &status))
+		if (!scep_test_run_openssl(args, &out, &status))
 			return;
 	}
 	g_assert_cmpint(status, !=, 0);
@@ -376,7 +340,7 @@ test_csr_and_signer_verify(void)
 	{
 		const gchar *args[] = { "req", "-verify", "-noout", "-inform",
 					"DER", "-in",     csr_path, NULL };
-		if (!run_openssl(args, &out, &status))
+		if (!scep_test_run_openssl(args, &out, &status))
 			return;
 	}
 	g_assert_cmpint(status, ==, 0);
@@ -389,7 +353,7 @@ test_csr_and_signer_verify(void)
 		const gchar *args[] = { "verify",  "-partial_chain", "-check_ss_sig",
 					"-CAfile", crt_path,         crt_path,
 					NULL };
-		if (!run_openssl(args, &out, &status))
+		if (!scep_test_run_openssl(args, &out, &status))
 			return;
 	}
 	g_assert_cmpint(status, ==, 0);
@@ -409,7 +373,7 @@ test_csr_and_signer_verify(void)
 		const gchar *args[] = { "verify",  "-partial_chain", "-check_ss_sig",
 					"-CAfile", bad_path,         bad_path,
 					NULL };
-		if (!run_openssl(args, &out, &status))
+		if (!scep_test_run_openssl(args, &out, &status))
 			return;
 	}
 	g_assert_cmpint(status, !=, 0);
